@@ -1,0 +1,96 @@
+import { extname } from 'node:path';
+import { invalidParam } from '../errors/index.js';
+import { defineRoute, type RouteContext, type RouteDef } from '../server/route.js';
+import type { TrackingService } from '../tracking/index.js';
+import type { ArtifactFile, ArtifactService } from './artifacts.service.js';
+
+const TEXT_TYPES = new Set(['.txt', '.log', '.json', '.yaml', '.yml', '.md', '.csv', '.py', '.html', '.xml', '.mlmodel', '']);
+const BINARY_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.svg': 'image/svg+xml', '.pdf': 'application/pdf' };
+
+/** Text is served as text/plain (never rendered as HTML in a browser); known binaries by type. */
+function contentTypeOf(path: string): string {
+  const ext = extname(path).toLowerCase();
+  if (BINARY_TYPES[ext]) return BINARY_TYPES[ext];
+  return TEXT_TYPES.has(ext) || path.endsWith('MLmodel') ? 'text/plain; charset=utf-8' : 'application/octet-stream';
+}
+
+/** `bytes=a-b`, `bytes=a-`, `bytes=-n`; multi-range is not supported (answered with the whole body). */
+function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
+  const m = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  const start = m[1] === '' ? Math.max(0, size - Number(m[2])) : Number(m[1]);
+  const end = m[1] === '' || m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (start > end || start >= size) throw invalidParam(`Range '${header}' is outside the ${size}-byte artifact.`);
+  return { start, end };
+}
+
+const filesToWire = (files: ArtifactFile[]) =>
+  files.map((f) => (f.isDir ? { path: f.path, is_dir: true } : { path: f.path, is_dir: false, file_size: f.fileSize }));
+
+const pathOf = (ctx: RouteContext) => (ctx.request.params as Record<string, string>)['*'] ?? '';
+
+async function download(svc: ArtifactService, ctx: RouteContext): Promise<unknown> {
+  const path = pathOf(ctx);
+  const info = await svc.head(path);
+  const range = info ? parseRange(ctx.request.headers.range, info.sizeBytes) : undefined;
+  const { info: found, body } = await svc.download(path, range);
+  const name = path.split('/').pop() ?? 'artifact';
+  ctx.reply
+    .header('content-type', contentTypeOf(path))
+    .header('content-disposition', `attachment; filename="${name.replace(/["\\\r\n]/g, '_')}"`)
+    .header('accept-ranges', 'bytes')
+    .header('x-content-sha256', found.sha256);
+  if (range) {
+    ctx.reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${found.sizeBytes}`).header('content-length', range.end - range.start + 1);
+  } else {
+    ctx.reply.header('content-length', found.sizeBytes);
+  }
+  return ctx.reply.send(body);
+}
+
+const access = (action: 'read' | 'write' | 'delete') => ({ action, resource: () => ({ kind: 'artifact' as const }) });
+
+export function artifactRoutes(svc: ArtifactService, tracking: TrackingService): RouteDef[] {
+  const routes: RouteDef[] = [];
+  for (const prefix of ['/api/2.0/mlflow-artifacts', '/ajax-api/2.0/mlflow-artifacts']) {
+    routes.push(
+      defineRoute({
+        method: 'PUT', path: `${prefix}/artifacts/*`, tag: 'artifacts', summary: 'Upload one artifact file (raw body, streamed; sha256 recorded)', rawBody: true, access: access('write'),
+        handler: async (_i, ctx) => {
+          const length = Number(ctx.request.headers['content-length']);
+          await svc.upload(pathOf(ctx), ctx.request.raw, Number.isSafeInteger(length) ? length : undefined);
+          return {};
+        },
+      }),
+      defineRoute({
+        method: 'GET', path: `${prefix}/artifacts/*`, tag: 'artifacts', summary: 'Download an artifact file (Range supported; integrity verified)', access: access('read'),
+        handler: async (_i, ctx) => download(svc, ctx),
+      }),
+      defineRoute({
+        method: 'GET', path: `${prefix}/artifacts`, tag: 'artifacts', summary: 'List one directory level of the artifact store',
+        fields: { path: { type: 'string', doc: 'Directory relative to the artifact root.' } }, access: access('read'),
+        handler: async (i) => {
+          const files = await svc.list(i.path ?? '');
+          return files.length ? { files: filesToWire(files) } : {};
+        },
+      }),
+      defineRoute({
+        method: 'DELETE', path: `${prefix}/artifacts/*`, tag: 'artifacts', summary: 'Delete an artifact file or directory (really deletes)', access: access('delete'),
+        handler: async (_i, ctx) => (await svc.delete(pathOf(ctx)), {}),
+      }),
+    );
+  }
+  routes.push(
+    defineRoute({
+      method: 'GET', path: '/artifacts/list', mlflow: true, tag: 'artifacts', summary: "List a run's artifacts",
+      fields: { run_id: { type: 'string' }, run_uuid: { type: 'string' }, path: { type: 'string' }, page_token: { type: 'string' } },
+      access: { action: 'read', resource: (i) => ({ kind: 'run', id: i.run_id ?? i.run_uuid }) },
+      handler: async (i) => {
+        const run = await tracking.getRun(i.run_id ?? i.run_uuid ?? '');
+        const files = await svc.listRun(run.info.artifactUri, i.path ?? '');
+        return { root_uri: run.info.artifactUri, ...(files.length ? { files: filesToWire(files) } : {}) };
+      },
+    }),
+  );
+  return routes;
+}

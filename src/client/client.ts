@@ -1,0 +1,142 @@
+/** Typed HTTP client for Capstan's API, used by the CLI and by users' TypeScript code. */
+export interface ClientOptions {
+  url: string;
+  token?: string;
+  fetch?: typeof fetch;
+}
+
+export class CapstanError extends Error {
+  constructor(readonly status: number, readonly errorCode: string, message: string, readonly requestId?: string) {
+    super(`${errorCode}: ${message}`);
+    this.name = 'CapstanError';
+  }
+}
+
+export interface WireExperiment {
+  experiment_id: string;
+  name: string;
+  artifact_location: string;
+  lifecycle_stage: string;
+  creation_time: number;
+  last_update_time: number;
+  tags?: { key: string; value: string }[];
+}
+
+export interface WireRunInfo {
+  run_id: string;
+  run_name: string;
+  experiment_id: string;
+  user_id: string;
+  status: string;
+  start_time: number;
+  end_time?: number;
+  artifact_uri: string;
+  lifecycle_stage: string;
+}
+
+export interface WireMetric {
+  key: string;
+  value: number | string;
+  timestamp: number;
+  step: number;
+}
+
+export interface WireRun {
+  info: WireRunInfo;
+  data: { metrics?: WireMetric[]; params?: { key: string; value: string }[]; tags?: { key: string; value: string }[] };
+  inputs?: unknown;
+}
+
+export interface SearchRunsRequest {
+  experiment_ids: string[];
+  filter?: string;
+  order_by?: string[];
+  max_results?: number;
+  page_token?: string;
+  run_view_type?: 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL';
+}
+
+export class CapstanClient {
+  private readonly base: string;
+  private readonly doFetch: typeof fetch;
+
+  constructor(private readonly options: ClientOptions) {
+    this.base = options.url.replace(/\/+$/, '');
+    this.doFetch = options.fetch ?? fetch;
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | string[] | undefined>): Promise<T> {
+    const url = new URL(this.base + path);
+    for (const [k, v] of Object.entries(query ?? {})) {
+      for (const item of Array.isArray(v) ? v : v === undefined ? [] : [v]) url.searchParams.append(k, item);
+    }
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    const res = await this.doFetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    if (!res.ok) {
+      throw new CapstanError(res.status, String(parsed.error_code ?? 'INTERNAL_ERROR'), String(parsed.message ?? text), parsed.request_id as string | undefined);
+    }
+    return parsed as T;
+  }
+
+  private mlflow<T>(method: string, path: string, body?: unknown, query?: Record<string, string | string[] | undefined>): Promise<T> {
+    return this.call<T>(method, `/api/2.0/mlflow${path}`, body, query);
+  }
+
+  async createExperiment(name: string, tags: { key: string; value: string }[] = []): Promise<string> {
+    return (await this.mlflow<{ experiment_id: string }>('POST', '/experiments/create', { name, tags })).experiment_id;
+  }
+
+  async getExperiment(id: string): Promise<WireExperiment> {
+    return (await this.mlflow<{ experiment: WireExperiment }>('GET', '/experiments/get', undefined, { experiment_id: id })).experiment;
+  }
+
+  async getExperimentByName(name: string): Promise<WireExperiment> {
+    return (await this.mlflow<{ experiment: WireExperiment }>('GET', '/experiments/get-by-name', undefined, { experiment_name: name })).experiment;
+  }
+
+  async searchExperiments(req: { filter?: string; max_results?: number; page_token?: string; view_type?: string } = {}) {
+    return this.mlflow<{ experiments?: WireExperiment[]; next_page_token?: string }>('POST', '/experiments/search', { max_results: 1000, ...req });
+  }
+
+  async createRun(experimentId: string, runName?: string, tags: { key: string; value: string }[] = []): Promise<WireRun> {
+    return (await this.mlflow<{ run: WireRun }>('POST', '/runs/create', { experiment_id: experimentId, run_name: runName, start_time: Date.now(), tags })).run;
+  }
+
+  async getRun(runId: string): Promise<WireRun> {
+    return (await this.mlflow<{ run: WireRun }>('GET', '/runs/get', undefined, { run_id: runId })).run;
+  }
+
+  async logBatch(runId: string, batch: { metrics?: WireMetric[]; params?: { key: string; value: string }[]; tags?: { key: string; value: string }[] }): Promise<void> {
+    await this.mlflow('POST', '/runs/log-batch', { run_id: runId, ...batch });
+  }
+
+  async updateRun(runId: string, change: { status?: string; end_time?: number; run_name?: string }): Promise<WireRunInfo> {
+    return (await this.mlflow<{ run_info: WireRunInfo }>('POST', '/runs/update', { run_id: runId, ...change })).run_info;
+  }
+
+  async searchRuns(req: SearchRunsRequest) {
+    return this.mlflow<{ runs?: WireRun[]; next_page_token?: string }>('POST', '/runs/search', req);
+  }
+
+  async getMetricHistory(runId: string, key: string): Promise<WireMetric[]> {
+    const out: WireMetric[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.mlflow<{ metrics?: WireMetric[]; next_page_token?: string }>('GET', '/metrics/get-history', undefined, {
+        run_id: runId, metric_key: key, max_results: '25000', page_token: token,
+      });
+      out.push(...(page.metrics ?? []));
+      token = page.next_page_token;
+    } while (token);
+    return out;
+  }
+
+  async health(): Promise<boolean> {
+    const res = await this.doFetch(`${this.base}/health`);
+    return res.ok && (await res.text()) === 'OK';
+  }
+}

@@ -1,0 +1,1 @@
+export { CapstanClient, CapstanError, type ClientOptions, type WireExperiment, type WireRun, type WireRunInfo, type WireMetric, type SearchRunsRequest } from './client.js';

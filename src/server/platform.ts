@@ -1,0 +1,66 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { ArtifactService, artifactRoutes } from '../artifacts/index.js';
+import { resolveStoreUris, type Config } from '../config/index.js';
+import { createLogger } from '../observability/logger.js';
+import { ServerMetrics } from '../observability/metrics.js';
+import { startTracing, tracedDb } from '../observability/tracing.js';
+import { openBlobStore, type BlobStore } from '../store/blob/index.js';
+import { migrate, openDb, type Db } from '../store/sql/index.js';
+import { defaultArtifactLocation, SqlTrackingStore, TrackingService, trackingRoutes } from '../tracking/index.js';
+import { buildApp } from './app.js';
+import type { RouteDef } from './route.js';
+import { systemRoutes } from './system.routes.js';
+import { capstanVersion } from './version.js';
+
+export interface Platform {
+  app: FastifyInstance;
+  db: Db;
+  blobs: BlobStore;
+  logger: Logger;
+  /** Stops accepting work, lets in-flight requests finish, closes stores. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Wires every domain to its stores and the HTTP server. The only place domains meet. */
+export async function createPlatform(config: Config, logger: Logger = createLogger(config['log.level'])): Promise<Platform> {
+  const uris = resolveStoreUris(config);
+  const tracing = startTracing(config['telemetry.traces'] as 'off' | 'console' | 'otlp', config['telemetry.otlp_endpoint']);
+  const rawDb = openDb(uris.databaseUri, { poolSize: config['store.pool_size'] });
+  const db = tracing.tracer ? tracedDb(rawDb, tracing.tracer) : rawDb;
+  const migration = await migrate(db);
+  logger.info({ database: db.displayUri, schema_version: migration.current, applied: migration.applied }, 'metadata store ready');
+  const blobs = await openBlobStore(uris.artifactsUri, {
+    endpoint: config['s3.endpoint'] || undefined,
+    region: config['s3.region'],
+    forcePathStyle: config['s3.force_path_style'],
+    accessKeyId: config['s3.access_key_id'] || undefined,
+    secretAccessKey: config['s3.secret_access_key'] || undefined,
+  });
+
+  const trackingStore = new SqlTrackingStore(db);
+  await trackingStore.ensureDefaultExperiment(defaultArtifactLocation, Date.now());
+  const tracking = new TrackingService(trackingStore, { truncateLongValues: config['tracking.truncate_long_values'] });
+  const artifacts = new ArtifactService(blobs);
+
+  const metrics = new ServerMetrics();
+  let draining = false;
+  const routes: RouteDef[] = [];
+  routes.push(
+    ...systemRoutes({ version: capstanVersion(), metrics, readiness: { check: () => db.ping(), isDraining: () => draining }, allRoutes: () => routes }),
+    ...trackingRoutes(tracking),
+    ...artifactRoutes(artifacts, tracking),
+  );
+  const app = await buildApp({ logger, metrics, tracer: tracing.tracer, maxBodyBytes: config['server.max_body_bytes'], routes });
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      draining = true;
+      await app.close();
+      await blobs.close();
+      await db.close();
+      await tracing.shutdown();
+    })());
+  return { app, db, blobs, logger, close };
+}

@@ -1,0 +1,39 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Action, Principal, Resource } from '../access/index.js';
+import type { Fields } from './fields.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RouteContext {
+  principal: Principal;
+  request: FastifyRequest;
+  reply: FastifyReply;
+}
+
+/** Either a permission to check, or a written reason why the route needs none. */
+export type RouteAccess<I> = { action: Action; resource: (input: I) => Resource } | { public: string };
+
+/**
+ * A route as data. The server registers these and nothing else: it parses `fields`, calls
+ * authorize() with `access`, then the handler, and documents the route in the OpenAPI document.
+ */
+export interface RouteDef<I = Record<string, any>> {
+  method: HttpMethod;
+  /** Fastify path syntax; MLflow routes are given without their `/api/2.0/mlflow` prefix. */
+  path: string;
+  /** Mounted under /api/2.0/mlflow and /ajax-api/2.0/mlflow. */
+  mlflow?: boolean;
+  summary: string;
+  tag: string;
+  /** Request fields: query for GET, JSON body otherwise. Absent for streaming routes. */
+  fields?: Fields;
+  /** The handler reads the raw request body itself (artifact uploads). */
+  rawBody?: boolean;
+  /** JSON Schema of the 200 response, for the OpenAPI document. */
+  response?: Record<string, unknown>;
+  access: RouteAccess<I>;
+  /** Returns the JSON to send, or undefined when it has sent the reply itself. */
+  handler(input: I, ctx: RouteContext): Promise<unknown>;
+}
+
+export const defineRoute = <I = Record<string, any>>(r: RouteDef<I>): RouteDef<I> => r;
