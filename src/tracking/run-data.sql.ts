@@ -1,5 +1,6 @@
 import { invalidParam } from '../errors/index.js';
 import { insertRows, type Db, type SqlExecutor, type SqlValue } from '../store/sql/index.js';
+import { comparePoints, decodeChunk, encodeChunk, mergeChunks, pointAt, seriesLength, sliceSeries, type Point, type Series } from './metric-chunks.js';
 import type { Batch, DatasetInput, KeyValue, Metric, Run, RunRef } from './types.js';
 
 interface MetricRow {
@@ -18,16 +19,6 @@ export function metricOf(row: MetricRow): Metric {
 /** NaN is stored as value 0 with is_nan = 1 (SQLite turns a NaN REAL into NULL). */
 function metricColumns(m: Metric): [number, number] {
   return Number.isNaN(m.value) ? [1, 0] : [0, m.value];
-}
-
-/** (step, timestamp, is_nan, value) order: the point Run.data.metrics shows for a key. */
-function isLater(a: Metric, b: Metric): boolean {
-  if (a.step !== b.step) return a.step > b.step;
-  if (a.timestamp !== b.timestamp) return a.timestamp > b.timestamp;
-  const an = Number.isNaN(a.value);
-  const bn = Number.isNaN(b.value);
-  if (an !== bn) return an;
-  return a.value > b.value;
 }
 
 function placeholders(n: number): string {
@@ -53,18 +44,27 @@ async function writeParams(tx: SqlExecutor, run: RunRef, params: KeyValue[]): Pr
   }
 }
 
+/** One chunk row per key for the whole batch, and the latest point per key kept current. */
 async function writeMetrics(tx: SqlExecutor, run: RunRef, metrics: Metric[]): Promise<void> {
   if (metrics.length === 0) return;
-  const rows: SqlValue[][] = [];
-  const latest = new Map<string, Metric>();
+  const byKey = new Map<string, Point[]>();
   for (const m of metrics) {
-    const [isNan, value] = metricColumns(m);
-    rows.push([run.id, m.key, m.step, m.timestamp, isNan, value]);
-    const cur = latest.get(m.key);
-    if (!cur || isLater(m, cur)) latest.set(m.key, m);
+    const list = byKey.get(m.key);
+    const p = { step: m.step, timestamp: m.timestamp, value: m.value };
+    if (list) list.push(p);
+    else byKey.set(m.key, [p]);
   }
-  await insertRows(tx, 'INSERT INTO metrics (run_id, key, step, timestamp, is_nan, value)', 6, rows, 'ON CONFLICT DO NOTHING');
-  const latestRows = [...latest.values()].map((m) => [run.id, m.key, m.step, m.timestamp, ...metricColumns(m)]);
+  const chunkRows: SqlValue[][] = [];
+  const latestRows: SqlValue[][] = [];
+  for (const [key, points] of byKey) {
+    const data = encodeChunk(points);
+    const n = points.length;
+    const cols = new Float64Array(data.buffer, data.byteOffset, 3 * n);
+    chunkRows.push([run.id, key, cols[0]!, cols[n - 1]!, n, data]);
+    const last = { step: cols[n - 1]!, timestamp: cols[2 * n - 1]!, value: cols[3 * n - 1]! };
+    latestRows.push([run.id, key, last.step, last.timestamp, ...metricColumns({ key, ...last })]);
+  }
+  await insertRows(tx, 'INSERT INTO metric_chunks (run_id, key, min_step, max_step, points, data)', 6, chunkRows);
   await insertRows(
     tx,
     'INSERT INTO latest_metrics (run_id, key, step, timestamp, is_nan, value)',
@@ -136,10 +136,25 @@ export async function loadRunData(db: Db, runIds: number[]): Promise<Map<number,
   return out;
 }
 
-export async function metricHistory(db: Db, run: RunRef, key: string, offset: number, limit: number | null): Promise<Metric[]> {
-  const rows = await db.all<MetricRow>(
-    `SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_id = ? AND key = ? ORDER BY step, timestamp, is_nan, value LIMIT ? OFFSET ?`,
-    [run.id, key, limit ?? Number.MAX_SAFE_INTEGER, offset],
+/** Decoded, merged points of one key, only steps in [fromStep, toStep]. */
+export async function readSeries(db: Db, runId: number, key: string, fromStep = Number.MIN_SAFE_INTEGER, toStep = Number.MAX_SAFE_INTEGER): Promise<Series> {
+  const rows = await db.all<{ data: Uint8Array }>(
+    'SELECT data FROM metric_chunks WHERE run_id = ? AND key = ? AND max_step >= ? AND min_step <= ? ORDER BY min_step, chunk_id',
+    [runId, key, fromStep, toStep],
   );
-  return rows.map(metricOf);
+  const series = mergeChunks(rows.map((r) => decodeChunk(r.data)));
+  const n = seriesLength(series);
+  let start = 0;
+  let end = n;
+  while (start < n && series.steps[start]! < fromStep) start++;
+  while (end > start && series.steps[end - 1]! > toStep) end--;
+  return start === 0 && end === n ? series : sliceSeries(series, start, end);
+}
+
+/** Points after `after` (exclusive) in (step, timestamp, value) order, at most `limit`. */
+export async function metricHistory(db: Db, run: RunRef, key: string, after: Point | null, limit: number | null): Promise<Series> {
+  const series = await readSeries(db, run.id, key, after?.step);
+  let start = 0;
+  if (after) while (start < seriesLength(series) && comparePoints(pointAt(series, start), after) <= 0) start++;
+  return sliceSeries(series, start, limit === null ? undefined : start + limit);
 }

@@ -2,7 +2,8 @@ import type { Db } from '../store/sql/index.js';
 import { stageFilter } from './experiments.sql.js';
 import { compileOrder, compileWhere, type FilterTarget } from './filter.sql.js';
 import { insertRows } from '../store/sql/index.js';
-import { loadRunData, metricOf } from './run-data.sql.js';
+import { pointAt, seriesLength } from './metric-chunks.js';
+import { loadRunData, readSeries } from './run-data.sql.js';
 import type { NewRun, SearchQuery } from './tracking.store.js';
 import type { LifecycleStage, Metric, Run, RunInfo, RunRef, RunStatus } from './types.js';
 
@@ -126,13 +127,13 @@ export class RunSql {
   async sampledHistory(runs: RunRef[], key: string, range: { startStep?: number; endStep?: number }, maxPoints: number): Promise<(Metric & { runId: string })[]> {
     const out: (Metric & { runId: string })[] = [];
     for (const run of runs) {
-      const rows = await this.db.all<{ run_id: number; key: string; value: number; timestamp: number; step: number; is_nan: number }>(
-        'SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_id = ? AND key = ? AND step >= ? AND step <= ? ORDER BY step, timestamp, is_nan, value',
-        [run.id, key, range.startStep ?? Number.MIN_SAFE_INTEGER, range.endStep ?? Number.MAX_SAFE_INTEGER],
-      );
-      const stride = rows.length <= maxPoints ? 1 : (rows.length - 1) / (maxPoints - 1);
-      const picked = stride === 1 ? rows : Array.from({ length: maxPoints }, (_, i) => rows[Math.round(i * stride)]!);
-      for (const r of picked) out.push({ ...metricOf(r), runId: run.runId });
+      const series = await readSeries(this.db, run.id, key, range.startStep, range.endStep);
+      const n = seriesLength(series);
+      const stride = n <= maxPoints ? 1 : (n - 1) / (maxPoints - 1);
+      for (let k = 0; k < Math.min(n, maxPoints); k++) {
+        const p = pointAt(series, stride === 1 ? k : Math.round(k * stride));
+        out.push({ key, value: p.value, timestamp: p.timestamp, step: p.step, runId: run.runId });
+      }
     }
     return out;
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError, invalidParam, notFound } from '../errors/index.js';
-import { decodePageToken, encodePageToken } from './page-token.js';
+import { pointAt, seriesLength, sliceSeries, type Series } from './metric-chunks.js';
+import { decodePageToken, decodePointToken, encodePageToken, encodePointToken } from './page-token.js';
 import { randomRunName } from './run-names.js';
 import { parseFilter, parseOrderBy } from './search-filter.js';
 import type { TrackingStore } from './tracking.store.js';
@@ -216,14 +217,15 @@ export class TrackingService {
     await this.store.logInputs(ref, inputs);
   }
 
-  /** All points when maxResults is absent (MLflow 2.x); pages by offset when it is given. */
-  async getMetricHistory(runId: string, key: string, maxResults?: number, pageToken?: string): Promise<Page<Metric>> {
+  /** All points when maxResults is absent (MLflow 2.x); pages by the last point returned when it is given. */
+  async getMetricHistory(runId: string, key: string, maxResults?: number, pageToken?: string): Promise<{ series: Series; nextPageToken?: string }> {
     const ref = await this.runRef(runId);
-    const offset = decodePageToken(pageToken);
+    const after = decodePointToken(pageToken);
     const limit = maxResults === undefined ? null : validateMaxResults(maxResults, 25000, Number.MAX_SAFE_INTEGER);
-    const items = await this.store.getMetricHistory(ref, key, offset, limit === null ? null : limit + 1);
-    if (limit === null || items.length <= limit) return { items };
-    return { items: items.slice(0, limit), nextPageToken: encodePageToken(offset + limit) };
+    const series = await this.store.getMetricHistory(ref, key, after, limit === null ? null : limit + 1);
+    if (limit === null || seriesLength(series) <= limit) return { series };
+    const page = sliceSeries(series, 0, limit);
+    return { series: page, nextPageToken: encodePointToken(pointAt(page, limit - 1)) };
   }
 
   async getMetricHistoryBulkInterval(req: { runIds: string[]; key: string; startStep?: number; endStep?: number; maxResults?: number }): Promise<(Metric & { runId: string })[]> {

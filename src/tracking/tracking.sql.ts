@@ -1,4 +1,5 @@
 import type { Db } from '../store/sql/index.js';
+import type { Point } from './metric-chunks.js';
 import { ExperimentSql } from './experiments.sql.js';
 import { logBatch, logInputs, metricHistory } from './run-data.sql.js';
 import { RunSql } from './runs.sql.js';
@@ -43,7 +44,7 @@ export class SqlTrackingStore implements TrackingStore {
   logBatch(run: RunRef, batch: Batch) { return logBatch(this.db, run, batch); }
   deleteTag(run: RunRef, key: string) { return this.runs.deleteTag(run, key); }
   logInputs(run: RunRef, inputs: DatasetInput[]) { return logInputs(this.db, run, inputs); }
-  getMetricHistory(run: RunRef, key: string, offset: number, limit: number | null) { return metricHistory(this.db, run, key, offset, limit); }
+  getMetricHistory(run: RunRef, key: string, after: Point | null, limit: number | null) { return metricHistory(this.db, run, key, after, limit); }
   getMetricHistorySampled(runs: RunRef[], key: string, range: { startStep?: number; endStep?: number }, maxPoints: number) {
     return this.runs.sampledHistory(runs, key, range, maxPoints);
   }

@@ -1,3 +1,4 @@
+import type { Point, Series } from './metric-chunks.js';
 import type { Clause, OrderTerm } from './search-filter.js';
 import type { Batch, DatasetInput, Experiment, KeyValue, LifecycleStage, Metric, Run, RunInfo, RunRef, RunStatus, ViewType } from './types.js';
 
@@ -58,8 +59,8 @@ export interface TrackingStore {
   logBatch(run: RunRef, batch: Batch): Promise<void>;
   deleteTag(run: RunRef, key: string): Promise<boolean>;
   logInputs(run: RunRef, inputs: DatasetInput[]): Promise<void>;
-  /** Points ordered by (step, timestamp, value); `limit` null means all. */
-  getMetricHistory(run: RunRef, key: string, offset: number, limit: number | null): Promise<Metric[]>;
+  /** Points ordered by (step, timestamp, value), exact repeats once, strictly after `after`; `limit` null means all. */
+  getMetricHistory(run: RunRef, key: string, after: Point | null, limit: number | null): Promise<Series>;
   /** Up to `maxPoints` per run, evenly spread over the steps, always keeping the first and last. */
   getMetricHistorySampled(runs: RunRef[], key: string, range: { startStep?: number; endStep?: number }, maxPoints: number): Promise<(Metric & { runId: string })[]>;
   searchRuns(experimentIds: string[], q: SearchQuery): Promise<Run[]>;

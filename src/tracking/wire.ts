@@ -1,3 +1,4 @@
+import type { Series } from './metric-chunks.js';
 import type { DatasetInput, Experiment, KeyValue, Metric, Run, RunInfo } from './types.js';
 
 /**
@@ -79,4 +80,15 @@ export function compact(obj: Record<string, unknown>): Record<string, unknown> {
     out[k] = v;
   }
   return out;
+}
+
+/** A metric history response from the columns (one object per point only for JSON.stringify). */
+export function seriesToJson(key: string, series: Series, nextPageToken?: string): string {
+  const n = series.steps.length;
+  const metrics = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = series.values[i]!;
+    metrics[i] = { key, value: Number.isFinite(v) ? v : doubleToWire(v), timestamp: series.timestamps[i], step: series.steps[i] };
+  }
+  return JSON.stringify(compact({ metrics, next_page_token: nextPageToken }));
 }

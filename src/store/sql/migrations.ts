@@ -59,17 +59,17 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (run_id, key)
       )${clustered}`,
       'CREATE INDEX tags_key ON tags (key, run_id)',
-      // The whole history, clustered by (run, key, step) so a history read is one range scan.
-      // An exact repeat of a point is stored once, which also makes client retries idempotent.
-      `CREATE TABLE metrics (
+      // The whole history as chunks of packed points (see src/tracking/metric-chunks.ts).
+      `CREATE TABLE metric_chunks (
+        chunk_id ${t.id},
         run_id ${t.bigint} NOT NULL,
         key ${t.text} NOT NULL,
-        step ${t.bigint} NOT NULL,
-        timestamp ${t.bigint} NOT NULL,
-        is_nan SMALLINT NOT NULL,
-        value ${t.double} NOT NULL,
-        PRIMARY KEY (run_id, key, step, timestamp, is_nan, value)
-      )${clustered}`,
+        min_step ${t.bigint} NOT NULL,
+        max_step ${t.bigint} NOT NULL,
+        points ${t.bigint} NOT NULL,
+        data ${t.blob} NOT NULL
+      )`,
+      'CREATE INDEX metric_chunks_run_key ON metric_chunks (run_id, key, max_step)',
       // The latest point per (run, key) by (step, timestamp, value): what Run.data.metrics lists and
       // what search filters and sorts on.
       `CREATE TABLE latest_metrics (

@@ -1,8 +1,29 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Db, Row, SqlExecutor, SqlValue } from './db.js';
 import { sqliteDialect } from './dialect.js';
+
+/** Transaction queue state, shared by every SqliteDb open on the same file in this process. */
+interface TxGate {
+  /** Resolves when the last queued transaction has finished. */
+  tail: Promise<void>;
+  /** Resolves when the open transaction (if any) has finished. */
+  done: Promise<void>;
+  isOpen: boolean;
+  users: number;
+}
+
+// Two connections to one file in one process must queue in JS: were the second to wait in SQLite's
+// busy handler, it would block the event loop the first one needs to finish its transaction.
+const gates = new Map<string, TxGate>();
+
+function gateFor(path: string): TxGate {
+  const gate = gates.get(path) ?? { tail: Promise.resolve(), done: Promise.resolve(), isOpen: false, users: 0 };
+  gate.users += 1;
+  if (path !== ':memory:') gates.set(path, gate);
+  return gate;
+}
 
 /**
  * SQLite through better-sqlite3. The driver is synchronous, so an async transaction must keep other
@@ -14,23 +35,24 @@ export class SqliteDb implements Db {
   readonly displayUri: string;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
-  /** Resolves when the last queued transaction has finished. */
-  private txTail: Promise<void> = Promise.resolve();
-  /** Resolves when the open transaction (if any) has finished. */
-  private txDone: Promise<void> = Promise.resolve();
-  private txOpen = false;
+  private readonly gatePath: string;
+  private readonly gate: TxGate;
   private readonly direct: SqlExecutor;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.displayUri = `sqlite://${path}`;
     this.db = new Database(path);
+    this.gatePath = path === ':memory:' ? path : resolve(path);
+    this.gate = gateFor(this.gatePath);
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a commit is in the OS page cache before the call returns, so it survives
     // kill -9 of this process; only a power loss can take the last commits.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');
     this.db.pragma('cache_size = -65536');
+    // Fewer, larger checkpoints: each one syncs the database file, the costliest step of a write burst.
+    this.db.pragma('wal_autocheckpoint = 10000');
     this.db.pragma('temp_store = MEMORY');
     this.db.pragma('case_sensitive_like = ON');
     this.direct = this.executor();
@@ -58,7 +80,7 @@ export class SqliteDb implements Db {
   }
 
   private async outside<T>(fn: (ex: SqlExecutor) => Promise<T>): Promise<T> {
-    while (this.txOpen) await this.txDone;
+    while (this.gate.isOpen) await this.gate.done;
     return fn(this.direct);
   }
 
@@ -76,13 +98,14 @@ export class SqliteDb implements Db {
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    const previous = this.txTail;
+    const gate = this.gate;
+    const previous = gate.tail;
     let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    this.txTail = mine;
+    const mine = new Promise<void>((done) => (release = done));
+    gate.tail = mine;
     await previous;
-    this.txOpen = true;
-    this.txDone = mine;
+    gate.isOpen = true;
+    gate.done = mine;
     try {
       this.prepare('BEGIN IMMEDIATE').run();
       try {
@@ -94,7 +117,7 @@ export class SqliteDb implements Db {
         throw err;
       }
     } finally {
-      this.txOpen = false;
+      gate.isOpen = false;
       release();
     }
   }
@@ -104,7 +127,9 @@ export class SqliteDb implements Db {
   }
 
   async close(): Promise<void> {
-    await this.txTail;
+    await this.gate.tail;
     this.db.close();
+    this.gate.users -= 1;
+    if (this.gate.users === 0) gates.delete(this.gatePath);
   }
 }
