@@ -14,6 +14,8 @@ export interface FilterTarget {
   attributes: Record<string, string>;
   tagTable: string;
   tagKeyColumn: string;
+  /** Attributes that are never NULL: they sort without a NULLs-last rank, so an index can serve the order. */
+  notNull?: ReadonlySet<string>;
 }
 
 export interface SqlFragment {
@@ -47,6 +49,8 @@ function compare(expr: string, c: Clause, params: SqlValue[]): string {
       return `${expr} ${c.op}`;
     default:
       params.push(c.value as SqlValue);
+      // A fraction or a huge number bound against a BIGINT column is an error on PostgreSQL.
+      if (typeof c.value === 'number' && !Number.isSafeInteger(c.value)) return `${expr} ${c.op === '!=' ? '<>' : c.op} CAST(? AS DOUBLE PRECISION)`;
       return `${expr} ${c.op === '!=' ? '<>' : c.op} ?`;
   }
 }
@@ -110,6 +114,10 @@ export function compileOrder(target: FilterTarget, terms: OrderTerm[], tieBreak:
       const column = target.attributes[t.key];
       if (!column) throw invalidParam(`Invalid order_by attribute '${t.key}'`);
       expr = column;
+      if (target.notNull?.has(t.key)) {
+        order.push(`${expr} ${dir}`);
+        return;
+      }
     } else {
       const [table, keyCol] =
         t.kind === 'metric' ? ['latest_metrics', 'run_id'] : t.kind === 'param' ? ['params', 'run_id'] : [target.tagTable, target.tagKeyColumn];
@@ -117,9 +125,10 @@ export function compileOrder(target: FilterTarget, terms: OrderTerm[], tieBreak:
       joins.push(`LEFT JOIN ${table} o${i} ON o${i}.${keyCol} = ${target.keyColumn} AND o${i}.key = ?`);
       params.push(t.key);
       expr = `o${i}.value`;
-      if (t.kind === 'metric') order.push(`CASE WHEN o${i}.is_nan = 1 THEN 1 ELSE 0 END`);
     }
-    order.push(`CASE WHEN ${expr} IS NULL THEN 1 ELSE 0 END`, `${expr} ${dir}`);
+    // As MLflow: numbers first, then NaN, then rows without the key, whatever the direction.
+    const rank = t.kind === 'metric' ? `CASE WHEN o${i}.is_nan = 1 THEN 1 WHEN ${expr} IS NULL THEN 2 ELSE 0 END` : `CASE WHEN ${expr} IS NULL THEN 1 ELSE 0 END`;
+    order.push(rank, `${expr} ${dir}`);
   });
   order.push(tieBreak);
   return { joins: { sql: joins.join(' '), params }, orderBy: order.join(', ') };

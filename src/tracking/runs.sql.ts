@@ -1,6 +1,6 @@
 import type { Db } from '../store/sql/index.js';
-import { stageFilter } from './experiments.sql.js';
-import { compileOrder, compileWhere, type FilterTarget } from './filter.sql.js';
+import { experimentKey } from './experiments.sql.js';
+import { RUN_COLUMNS, searchRunRows } from './run-search.sql.js';
 import { insertRows } from '../store/sql/index.js';
 import { pointAt, seriesLength } from './metric-chunks.js';
 import { loadRunData, readSeries } from './run-data.sql.js';
@@ -20,22 +20,6 @@ interface RunRow {
   artifact_uri: string;
 }
 
-const RUN_TARGET: FilterTarget = {
-  alias: 'r',
-  keyColumn: 'r.run_id',
-  attributes: {
-    run_id: 'r.run_uuid',
-    run_name: 'r.name',
-    status: 'r.status',
-    user_id: 'r.user_id',
-    artifact_uri: 'r.artifact_uri',
-    start_time: 'r.start_time',
-    end_time: 'r.end_time',
-    experiment_id: 'r.experiment_id',
-  },
-  tagTable: 'tags',
-  tagKeyColumn: 'run_id',
-};
 
 function infoOf(r: RunRow): RunInfo {
   return {
@@ -55,7 +39,6 @@ function refOf(r: Pick<RunRow, 'run_id' | 'run_uuid' | 'experiment_id' | 'lifecy
   return { id: r.run_id, runId: r.run_uuid, experimentId: String(r.experiment_id), lifecycleStage: r.lifecycle_stage };
 }
 
-const RUN_COLUMNS = 'r.run_id, r.run_uuid, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri';
 
 export class RunSql {
   constructor(private readonly db: Db) {}
@@ -108,17 +91,9 @@ export class RunSql {
   }
 
   async search(experimentIds: string[], q: SearchQuery): Promise<Run[]> {
-    const ids = experimentIds.map(Number);
-    if (ids.length === 0) return [];
-    const where = compileWhere(RUN_TARGET, q.clauses);
-    const terms = q.orderBy.length ? q.orderBy : [{ kind: 'attribute' as const, key: 'start_time', ascending: false }];
-    const order = compileOrder(RUN_TARGET, terms, 'r.start_time DESC, r.run_uuid ASC');
-    const rows = await this.db.all<RunRow>(
-      `SELECT ${RUN_COLUMNS} FROM runs r ${order.joins.sql}
-       WHERE r.experiment_id IN (${ids.map(() => '?').join(', ')}) AND ${stageFilter('r.lifecycle_stage', q.viewType)} AND ${where.sql}
-       ORDER BY ${order.orderBy} LIMIT ? OFFSET ?`,
-      [...order.joins.params, ...ids, ...where.params, q.limit, q.offset],
-    );
+    // An id that cannot name an experiment matches nothing (PostgreSQL would reject it as a BIGINT).
+    const ids = experimentIds.map(experimentKey).filter((id) => id !== undefined);
+    const rows = await searchRunRows<RunRow>(this.db, ids, q);
     const data = await loadRunData(this.db, rows.map((r) => r.run_id));
     return rows.map((r) => ({ info: infoOf(r), ...data.get(r.run_id)! }));
   }
@@ -129,8 +104,10 @@ export class RunSql {
     for (const run of runs) {
       const series = await readSeries(this.db, run.id, key, range.startStep, range.endStep);
       const n = seriesLength(series);
-      const stride = n <= maxPoints ? 1 : (n - 1) / (maxPoints - 1);
-      for (let k = 0; k < Math.min(n, maxPoints); k++) {
+      // At least two picks, as MLflow keeps the first and the last step even for max_results 1.
+      const picks = Math.min(n, Math.max(maxPoints, 2));
+      const stride = n <= picks ? 1 : (n - 1) / (picks - 1);
+      for (let k = 0; k < picks; k++) {
         const p = pointAt(series, stride === 1 ? k : Math.round(k * stride));
         out.push({ key, value: p.value, timestamp: p.timestamp, step: p.step, runId: run.runId });
       }
