@@ -10,23 +10,26 @@ export interface ArtifactFile {
 
 const PROXY_SCHEME = 'mlflow-artifacts:';
 
+const isUnsafe = (path: string) =>
+  /(^|[\\/])\.\.($|[\\/])/.test(path) || path.startsWith('/') || /^[a-zA-Z]:/.test(path) || path.includes('\0') || path.includes('\\');
+
 /**
  * Artifact paths as MLflow clients send them: relative to the artifact root, '/'-separated. Rejects
  * traversal in any spelling (`..`, `%2e%2e`, absolute paths, drive letters, NUL) before the blob
- * store sees the key.
+ * store sees the key. Callers pass paths the router or query parser has already decoded once; the
+ * second decoding only looks for escaped traversal, so a file named `100%.txt` keeps its name.
  */
 export function checkArtifactPath(path: string): string {
   let decoded = path;
   try {
     decoded = decodeURIComponent(path);
   } catch {
-    throw invalidParam(`Invalid artifact path '${path}': bad percent-encoding.`);
+    // Not percent-encoded text: nothing escaped to look behind.
   }
-  const normalised = decoded.replace(/\/+$/, '');
-  if (/(^|[\\/])\.\.($|[\\/])/.test(normalised) || normalised.startsWith('/') || /^[a-zA-Z]:/.test(normalised) || normalised.includes('\0') || normalised.includes('\\')) {
+  if (isUnsafe(path.replace(/\/+$/, '')) || isUnsafe(decoded.replace(/\/+$/, ''))) {
     throw invalidParam(`Invalid artifact path '${path}': it must be relative and may not contain '..'.`);
   }
-  return normalised.split('/').filter((s) => s !== '' && s !== '.').join('/');
+  return path.split('/').filter((s) => s !== '' && s !== '.').join('/');
 }
 
 /** The blob prefix of a run whose artifact_uri points at this server's proxy, else null. */

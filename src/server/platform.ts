@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { ArtifactService, artifactRoutes } from '../artifacts/index.js';
+import { ArtifactService, artifactRoutes, MultipartUploads, multipartRoutes } from '../artifacts/index.js';
 import { resolveStoreUris, type Config } from '../config/index.js';
 import { createLogger } from '../observability/logger.js';
 import { ServerMetrics } from '../observability/metrics.js';
@@ -50,6 +50,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     ...systemRoutes({ version: capstanVersion(), metrics, readiness: { check: () => db.ping(), isDraining: () => draining }, allRoutes: () => routes }),
     ...trackingRoutes(tracking),
     ...artifactRoutes(artifacts, tracking),
+    ...multipartRoutes(new MultipartUploads(blobs)),
   );
   const app = await buildApp({ logger, metrics, tracer: tracing.tracer, maxBodyBytes: config['server.max_body_bytes'], routes });
 
