@@ -120,6 +120,18 @@ export function runRoutes(svc: TrackingService): RouteDef[] {
       },
     }),
     defineRoute({
+      method: 'GET', path: '/metrics/get-history-bulk', mlflow: true, tag: 'runs', summary: 'History of one metric for up to 100 runs (first 25000 points each)',
+      fields: { run_id: { type: 'string[]', required: true }, metric_key: { type: 'string', required: true }, max_results: { type: 'int' } },
+      access: { action: 'read', resource: () => ({ kind: 'run' }) },
+      handler: async (i) => {
+        const all = await svc.getMetricHistoryBulk(i.run_id, i.metric_key, i.max_results);
+        const metrics = all.flatMap(({ runId, series }) =>
+          Array.from(series.steps, (step, k) => ({ key: i.metric_key, value: doubleToWire(series.values[k]!), timestamp: series.timestamps[k], step, run_id: runId })),
+        );
+        return compact({ metrics });
+      },
+    }),
+    defineRoute({
       method: 'GET', path: '/metrics/get-history-bulk-interval', mlflow: true, tag: 'runs', summary: 'Down-sampled history of one metric for up to 100 runs (charts)',
       fields: { run_ids: { type: 'string[]', required: true }, metric_key: { type: 'string', required: true }, start_step: { type: 'int' }, end_step: { type: 'int' }, max_results: { type: 'int' } },
       access: { action: 'read', resource: () => ({ kind: 'run' }) },

@@ -228,6 +228,18 @@ export class TrackingService {
     return { series: page, nextPageToken: encodePointToken(pointAt(page, limit - 1)) };
   }
 
+  /** The first `maxResults` points (at most 25000) of one key for each of up to 100 runs, runs in id order. */
+  async getMetricHistoryBulk(runIds: string[], key: string, maxResults?: number): Promise<{ runId: string; series: Series }[]> {
+    if (runIds.length === 0) throw invalidParam('GetMetricHistoryBulk request must specify at least one run_id.');
+    if (runIds.length > 100) throw invalidParam(`GetMetricHistoryBulk request cannot specify more than 100 run_ids. Received ${runIds.length} run_ids.`);
+    const limit = Math.min(validateMaxResults(maxResults, 25000, Number.MAX_SAFE_INTEGER), 25000);
+    const out: { runId: string; series: Series }[] = [];
+    for (const runId of [...runIds].sort()) {
+      out.push({ runId, series: await this.store.getMetricHistory(await this.runRef(runId), key, null, limit) });
+    }
+    return out;
+  }
+
   async getMetricHistoryBulkInterval(req: { runIds: string[]; key: string; startStep?: number; endStep?: number; maxResults?: number }): Promise<(Metric & { runId: string })[]> {
     if (req.runIds.length === 0) throw invalidParam("Missing value for required parameter 'run_ids'.");
     if (req.runIds.length > 100) throw invalidParam(`'run_ids' may name at most 100 runs; got ${req.runIds.length}.`);
