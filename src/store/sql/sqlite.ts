@@ -12,6 +12,15 @@ interface TxGate {
   done: Promise<void>;
   isOpen: boolean;
   users: number;
+  /** The write transaction that commits the logical transactions finished so far (group commit). */
+  batch: Batch | null;
+}
+
+interface Batch {
+  owner: SqliteDb;
+  committed: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
 }
 
 // Two connections to one file in one process must queue in JS: were the second to wait in SQLite's
@@ -19,7 +28,7 @@ interface TxGate {
 const gates = new Map<string, TxGate>();
 
 function gateFor(path: string): TxGate {
-  const gate = gates.get(path) ?? { tail: Promise.resolve(), done: Promise.resolve(), isOpen: false, users: 0 };
+  const gate = gates.get(path) ?? { tail: Promise.resolve(), done: Promise.resolve(), isOpen: false, users: 0, batch: null };
   gate.users += 1;
   if (path !== ':memory:') gates.set(path, gate);
   return gate;
@@ -29,6 +38,12 @@ function gateFor(path: string): TxGate {
  * SQLite through better-sqlite3. The driver is synchronous, so an async transaction must keep other
  * callers' statements out of it: while a transaction is open, every other call queues behind it.
  * Outside a transaction a statement runs at once on the calling tick.
+ *
+ * Group commit: each transaction() runs as a SAVEPOINT inside one write transaction that commits
+ * once the event loop has run the other requests that were ready, so a burst of small writes pays
+ * for one COMMIT instead of one each. A transaction's promise resolves only after that COMMIT (an
+ * acknowledged write is durable); a failed one rolls back to its savepoint alone. Statements outside
+ * transactions wait for the pending COMMIT, so nobody reads a write that is not yet committed.
  */
 export class SqliteDb implements Db {
   readonly dialect = sqliteDialect;
@@ -80,7 +95,9 @@ export class SqliteDb implements Db {
   }
 
   private async outside<T>(fn: (ex: SqlExecutor) => Promise<T>): Promise<T> {
-    while (this.gate.isOpen) await this.gate.done;
+    while (this.gate.isOpen || this.gate.batch) {
+      await (this.gate.isOpen ? this.gate.done : this.gate.batch!.committed.catch(() => undefined));
+    }
     return fn(this.direct);
   }
 
@@ -104,21 +121,56 @@ export class SqliteDb implements Db {
     const mine = new Promise<void>((done) => (release = done));
     gate.tail = mine;
     await previous;
+    // Another connection's batch holds the write lock: let it commit before this one begins.
+    while (gate.batch && gate.batch.owner !== this) await gate.batch.committed.catch(() => undefined);
     gate.isOpen = true;
     gate.done = mine;
+    let batch: Batch;
+    let result: T;
     try {
-      this.prepare('BEGIN IMMEDIATE').run();
+      batch = this.openBatch();
+      this.prepare('SAVEPOINT capstan_tx').run();
       try {
-        const result = await fn(this.direct);
-        this.prepare('COMMIT').run();
-        return result;
+        result = await fn(this.direct);
+        this.prepare('RELEASE capstan_tx').run();
       } catch (err) {
-        if (this.db.inTransaction) this.prepare('ROLLBACK').run();
+        this.prepare('ROLLBACK TO capstan_tx').run();
+        this.prepare('RELEASE capstan_tx').run();
         throw err;
       }
     } finally {
       gate.isOpen = false;
       release();
+    }
+    await batch.committed;
+    return result;
+  }
+
+  private openBatch(): Batch {
+    if (this.gate.batch) return this.gate.batch;
+    this.prepare('BEGIN IMMEDIATE').run();
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const committed = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    const batch: Batch = { owner: this, committed, resolve, reject };
+    this.gate.batch = batch;
+    setImmediate(() => this.commitBatch(batch));
+    return batch;
+  }
+
+  private commitBatch(batch: Batch): void {
+    // A transaction still awaiting something inside its callback: commit once it has finished.
+    if (this.gate.isOpen) {
+      void this.gate.done.then(() => setImmediate(() => this.commitBatch(batch)));
+      return;
+    }
+    this.gate.batch = null;
+    try {
+      this.prepare('COMMIT').run();
+      batch.resolve();
+    } catch (err) {
+      if (this.db.inTransaction) this.prepare('ROLLBACK').run();
+      batch.reject(err);
     }
   }
 
@@ -128,6 +180,7 @@ export class SqliteDb implements Db {
 
   async close(): Promise<void> {
     await this.gate.tail;
+    if (this.gate.batch?.owner === this) await this.gate.batch.committed.catch(() => undefined);
     this.db.close();
     this.gate.users -= 1;
     if (this.gate.users === 0) gates.delete(this.gatePath);
