@@ -2,6 +2,7 @@ import { invalidParam } from '../errors/index.js';
 import { insertRows, type Db, type SqlExecutor, type SqlValue } from '../store/sql/index.js';
 import { comparePoints, decodeChunk, encodeChunk, mergeChunks, pointAt, seriesLength, sliceSeries, type Point, type Series } from './metric-chunks.js';
 import type { Batch, DatasetInput, KeyValue, Metric, Run, RunRef } from './types.js';
+import { lastPerKey } from './validation.js';
 
 interface MetricRow {
   run_id: number;
@@ -102,7 +103,7 @@ export async function logInputs(db: Db, run: RunRef, inputs: DatasetInput[]): Pr
       const datasetId = row!.dataset_id;
       await tx.run('INSERT INTO run_inputs (run_id, dataset_id) VALUES (?, ?) ON CONFLICT DO NOTHING', [run.id, datasetId]);
       await insertRows(tx, 'INSERT INTO run_input_tags (run_id, dataset_id, key, value)', 4,
-        input.tags.map((t) => [run.id, datasetId, t.key, t.value]), 'ON CONFLICT (run_id, dataset_id, key) DO UPDATE SET value = excluded.value');
+        lastPerKey(input.tags).map((t) => [run.id, datasetId, t.key, t.value]), 'ON CONFLICT (run_id, dataset_id, key) DO UPDATE SET value = excluded.value');
     }
   });
 }
@@ -111,6 +112,13 @@ type RunData = Pick<Run, 'data' | 'inputs'>;
 
 /** Loads metrics (latest), params, tags and inputs of many runs with one query per kind. */
 export async function loadRunData(db: Db, runIds: number[]): Promise<Map<number, RunData>> {
+  // Every query binds all the ids: a page of more runs than the dialect's parameter limit loads in parts.
+  const part = db.dialect.maxParams;
+  if (runIds.length > part) {
+    const parts = new Map<number, RunData>();
+    for (let i = 0; i < runIds.length; i += part) for (const [id, d] of await loadRunData(db, runIds.slice(i, i + part))) parts.set(id, d);
+    return parts;
+  }
   const out = new Map<number, RunData>();
   for (const id of runIds) out.set(id, { data: { metrics: [], params: [], tags: [] }, inputs: { datasetInputs: [] } });
   if (runIds.length === 0) return out;

@@ -21,7 +21,8 @@ export const LIMITS = {
   searchMaxResults: 50000,
 } as const;
 
-const KEY_CHARS = /^[/\w.\- :]*$/u;
+// Python's \w, which MLflow's pattern uses, matches letters and digits of every script.
+const KEY_CHARS = /^[/\p{L}\p{N}_.\- :]*$/u;
 
 /** Metric, param and tag keys: MLflow's character set, and nothing that escapes a path. */
 export function validateKey(kind: string, key: string): void {
@@ -50,6 +51,11 @@ function rejectDuplicateKeys(kind: string, items: KeyValue[]): void {
   }
 }
 
+/** One entry per key, the last one given winning (MLflow applies repeated tags in order). */
+export function lastPerKey(items: KeyValue[]): KeyValue[] {
+  return [...new Map(items.map((kv) => [kv.key, kv])).values()];
+}
+
 /** Checks a whole batch before anything is written, so a rejected batch writes nothing. */
 export function validateBatch(batch: Batch, truncate: boolean): Batch {
   const { metrics, params, tags } = batch;
@@ -65,7 +71,8 @@ export function validateBatch(batch: Batch, truncate: boolean): Batch {
   return {
     metrics,
     params: params.map((p) => fitValue('Param', p, LIMITS.paramValueLength, truncate)),
-    tags: tags.map((t) => fitValue('Tag', t, LIMITS.tagValueLength, truncate)),
+    // Deduplicated: one INSERT … ON CONFLICT DO UPDATE may not touch a row twice on PostgreSQL.
+    tags: lastPerKey(tags).map((t) => fitValue('Tag', t, LIMITS.tagValueLength, truncate)),
   };
 }
 

@@ -12,9 +12,13 @@ export interface MigrationResult {
  * processes apply each migration exactly once.
  */
 export async function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationResult> {
-  await db.run(
-    `CREATE TABLE IF NOT EXISTS schema_migrations (version ${db.dialect.types.bigint} PRIMARY KEY, name ${db.dialect.types.text} NOT NULL, applied_at ${db.dialect.types.bigint} NOT NULL)`,
-  );
+  // Under the lock too: PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against a concurrent one.
+  await db.transaction(async (tx) => {
+    if (db.dialect.migrationLockSql) await tx.get(db.dialect.migrationLockSql);
+    await tx.run(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (version ${db.dialect.types.bigint} PRIMARY KEY, name ${db.dialect.types.text} NOT NULL, applied_at ${db.dialect.types.bigint} NOT NULL)`,
+    );
+  });
   const applied: number[] = [];
   for (const migration of migrations) {
     const didApply = await db.transaction(async (tx) => {
