@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under src/ and test/ with Node's test runner (TypeScript through tsx).
-// Suites named *.slow.test.ts run only with CAPSTAN_SLOW_TESTS=1 (or when named explicitly).
+// Suites named *.slow.test.ts are left out; `--slow` runs only them (npm run test:slow).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,8 +14,9 @@ function find(dir, out = []) {
   return out;
 }
 
-const explicit = process.argv.slice(2);
-const slow = process.env.CAPSTAN_SLOW_TESTS === '1';
-const files = explicit.length ? explicit : [...find('src'), ...find('test')].filter((f) => slow || !f.endsWith('.slow.test.ts')).sort();
+const args = process.argv.slice(2);
+const slowOnly = args.includes('--slow');
+const explicit = args.filter((a) => a !== '--slow');
+const files = explicit.length ? explicit : [...find('src'), ...find('test')].filter((f) => f.endsWith('.slow.test.ts') === slowOnly).sort();
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -5,7 +5,6 @@ export class ServerMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'method' | 'route' | 'status'>;
   readonly duration: Histogram<'method' | 'route' | 'status'>;
-  readonly storeDuration: Histogram<'operation'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'capstan_process_' });
@@ -20,13 +19,6 @@ export class ServerMetrics {
       help: 'Time from request start to response end, by method, route template and status.',
       labelNames: ['method', 'route', 'status'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [this.registry],
-    });
-    this.storeDuration = new Histogram({
-      name: 'capstan_store_operation_duration_seconds',
-      help: 'Metadata store statement time, by operation (all, get, run, transaction).',
-      labelNames: ['operation'],
-      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [this.registry],
     });
   }

@@ -33,9 +33,25 @@ export function integrityError(key: string, reason: string, details: Record<stri
   });
 }
 
+/**
+ * Holds back the last chunk until the whole object has been checked: a reader (an HTTP download)
+ * never receives the complete bytes of a corrupt object, so it sees a failed transfer rather than a
+ * clean end with wrong content.
+ */
 class VerifyingStream extends HashingStream {
+  private held: Buffer | null = null;
+
   constructor(private readonly expected: ExpectedContent) {
     super();
+  }
+
+  override _transform(chunk: Buffer, encoding: BufferEncoding, callback: TransformCallback): void {
+    super._transform(chunk, encoding, (err) => {
+      if (err) return callback(err);
+      const previous = this.held;
+      this.held = chunk;
+      callback(null, previous ?? undefined);
+    });
   }
 
   override _flush(callback: TransformCallback): void {
@@ -49,7 +65,7 @@ class VerifyingStream extends HashingStream {
       callback(integrityError(key, 'sha256 mismatch', { expectedSha256: sha256, actualSha256: actual }));
       return;
     }
-    callback();
+    callback(null, this.held ?? undefined);
   }
 }
 
