@@ -1,3 +1,4 @@
+import { context, trace } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authorize, type Principal } from '../access/index.js';
 import { parseObject, parseQuery } from './fields.js';
@@ -42,7 +43,11 @@ export function registerRoutes(app: FastifyInstance, routes: readonly RouteDef[]
         handler: async (request: FastifyRequest, reply: FastifyReply) => {
           const input = inputOf(route, request);
           if ('action' in route.access) authorize(request.principal, route.access.action, route.access.resource(input));
-          const result = await route.handler(input, { principal: request.principal, request, reply });
+          const ctx = { principal: request.principal, request, reply };
+          // With tracing on, the request span is the parent of every store span the handler makes.
+          const result = await (request.span
+            ? context.with(trace.setSpan(context.active(), request.span), () => route.handler(input, ctx))
+            : route.handler(input, ctx));
           return reply.sent ? reply : result;
         },
       });
