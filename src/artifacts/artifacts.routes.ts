@@ -27,6 +27,12 @@ function parseRange(header: string | undefined, size: number): { start: number; 
 const filesToWire = (files: ArtifactFile[]) =>
   files.map((f) => (f.isDir ? { path: f.path, is_dir: true } : { path: f.path, is_dir: false, file_size: f.fileSize }));
 
+/** `attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266); raw non-ASCII is not allowed in a header. */
+function contentDisposition(name: string): string {
+  const fallback = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return fallback === name ? `attachment; filename="${name}"` : `attachment; filename="${fallback}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
 const pathOf = (ctx: RouteContext) => (ctx.request.params as Record<string, string>)['*'] ?? '';
 
 async function download(svc: ArtifactService, ctx: RouteContext): Promise<unknown> {
@@ -34,10 +40,12 @@ async function download(svc: ArtifactService, ctx: RouteContext): Promise<unknow
   const info = await svc.head(path);
   const range = info ? parseRange(ctx.request.headers.range, info.sizeBytes) : undefined;
   const { info: found, body } = await svc.download(path, range);
+  // Headers are gone by the time a corrupt object is detected; the transfer is cut short and logged.
+  body.once('error', (err) => ctx.request.log.error({ err, path }, 'artifact download failed'));
   const name = path.split('/').pop() ?? 'artifact';
   ctx.reply
     .header('content-type', contentTypeOf(path))
-    .header('content-disposition', `attachment; filename="${name.replace(/["\\\r\n]/g, '_')}"`)
+    .header('content-disposition', contentDisposition(name))
     .header('accept-ranges', 'bytes')
     .header('x-content-sha256', found.sha256);
   if (range) {

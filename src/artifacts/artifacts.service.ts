@@ -10,6 +10,9 @@ export interface ArtifactFile {
 
 const PROXY_SCHEME = 'mlflow-artifacts:';
 
+/** Multipart uploads stage their parts under this top-level name; no artifact path may reach into it. */
+export const UPLOADS_PREFIX = '_capstan_uploads';
+
 const isUnsafe = (path: string) =>
   /(^|[\\/])\.\.($|[\\/])/.test(path) || path.startsWith('/') || /^[a-zA-Z]:/.test(path) || path.includes('\0') || path.includes('\\');
 
@@ -29,7 +32,9 @@ export function checkArtifactPath(path: string): string {
   if (isUnsafe(path.replace(/\/+$/, '')) || isUnsafe(decoded.replace(/\/+$/, ''))) {
     throw invalidParam(`Invalid artifact path '${path}': it must be relative and may not contain '..'.`);
   }
-  return path.split('/').filter((s) => s !== '' && s !== '.').join('/');
+  const key = path.split('/').filter((s) => s !== '' && s !== '.').join('/');
+  if (key.split('/')[0] === UPLOADS_PREFIX) throw invalidParam(`Invalid artifact path '${path}': '${UPLOADS_PREFIX}' is reserved for multipart uploads.`);
+  return key;
 }
 
 /** The blob prefix of a run whose artifact_uri points at this server's proxy, else null. */
@@ -59,7 +64,7 @@ export class ArtifactService {
   /** One directory level, entries named relative to `dir` as the proxy listing answers. */
   async list(dir: string): Promise<ArtifactFile[]> {
     const prefix = checkArtifactPath(dir);
-    const entries: BlobEntry[] = await this.blobs.list(prefix);
+    const entries: BlobEntry[] = (await this.blobs.list(prefix)).filter((e) => prefix !== '' || e.name !== UPLOADS_PREFIX);
     return entries.map((e) => ({ path: e.name, isDir: e.isDir, fileSize: e.isDir ? undefined : e.sizeBytes }));
   }
 

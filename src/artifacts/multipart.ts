@@ -3,10 +3,10 @@ import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { invalidParam, notFound } from '../errors/index.js';
 import type { BlobStore } from '../store/blob/index.js';
-import { checkArtifactPath } from './artifacts.service.js';
+import { checkArtifactPath, UPLOADS_PREFIX } from './artifacts.service.js';
 
 /** Staged parts live under this prefix of the artifact store; artifact routes refuse paths inside it. */
-export const UPLOADS_PREFIX = '_capstan_uploads';
+export { UPLOADS_PREFIX };
 const MAX_PARTS = 10000;
 
 interface Manifest {

@@ -1,15 +1,14 @@
 import { AppError } from '../errors/index.js';
 import { CapstanError } from '../client/index.js';
-import { configCommand } from './config.js';
-import { experimentsCommand } from './experiments.js';
-import { runsCommand } from './runs.js';
-import { upCommand } from './up.js';
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
-  up: upCommand,
-  config: configCommand,
-  experiments: experimentsCommand,
-  runs: runsCommand,
+type Command = (args: string[]) => Promise<void>;
+
+/** Loaded on demand: `up` pulls in the whole server (SQL drivers, S3 SDK, tracing), which client commands never need. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  up: async () => (await import('./up.js')).upCommand,
+  config: async () => (await import('./config.js')).configCommand,
+  experiments: async () => (await import('./experiments.js')).experimentsCommand,
+  runs: async () => (await import('./runs.js')).runsCommand,
 };
 
 const HELP = `capstan — one service for the ML lifecycle
@@ -28,16 +27,22 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${HELP}\n`);
     return;
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  const load = COMMANDS[name];
+  if (!load) {
     process.stderr.write(`capstan: unknown command '${name}'; known: ${Object.keys(COMMANDS).join(', ')}\n`);
     process.exit(2);
   }
+  const command = await load();
   try {
     await command(rest);
   } catch (err) {
     if (err instanceof AppError || err instanceof CapstanError) {
       process.stderr.write(`capstan: ${err instanceof AppError ? `${err.code}: ` : ''}${err.message}\n`);
+      process.exit(1);
+    }
+    // fetch() rejects with a bare TypeError('fetch failed') whose cause says why (refused, DNS, TLS).
+    if (err instanceof TypeError && err.cause instanceof Error) {
+      process.stderr.write(`capstan: cannot reach the server: ${err.cause.message}\n`);
       process.exit(1);
     }
     throw err;

@@ -1,6 +1,6 @@
 import { loadConfig, processEnv, resolveStoreUris, type SettingKey } from '../config/index.js';
+import { AppError } from '../errors/index.js';
 import { createLogger } from '../observability/logger.js';
-import { createPlatform } from '../server/platform.js';
 import { parseCommand } from './remote.js';
 
 const USAGE = 'capstan up [--host 127.0.0.1] [--port 5050] [--data ./.capstan] [--config capstan.yaml]';
@@ -27,8 +27,17 @@ export async function upCommand(args: string[]): Promise<void> {
   const { values } = parseCommand(args, SERVER_FLAGS, USAGE);
   const config = configFromFlags(values);
   const logger = createLogger(config['log.level']);
+  // Imported here so `capstan config`, which shares this file's flag handling, does not load the server.
+  const { createPlatform } = await import('../server/platform.js');
   const platform = await createPlatform(config, logger);
-  const address = await platform.app.listen({ host: config['server.host'], port: config['server.port'] });
+  let address: string;
+  try {
+    address = await platform.app.listen({ host: config['server.host'], port: config['server.port'] });
+  } catch (cause) {
+    await platform.close();
+    const where = `${config['server.host']}:${config['server.port']}`;
+    throw new AppError('CONFIG_INVALID', `cannot listen on ${where}: ${(cause as Error).message}`, { details: { key: 'server.port' }, cause });
+  }
   const uris = resolveStoreUris(config);
   logger.info({ url: address, artifacts: uris.artifactsUri, openapi: `${address}/api/openapi.json` }, 'capstan is up');
   if (!['127.0.0.1', 'localhost', '::1'].includes(config['server.host'])) {

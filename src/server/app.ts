@@ -1,10 +1,10 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Tracer, Span } from '@opentelemetry/api';
 import { LOCAL_ADMIN } from '../access/index.js';
 import { AppError } from '../errors/index.js';
 import type { ServerMetrics } from '../observability/metrics.js';
-import { sendError } from './errors.js';
+import { sendClientError, sendError } from './errors.js';
 import { guardRouteRegistration, registerRoutes } from './register.js';
 import { requestIdOf } from './request-id.js';
 import type { RouteDef } from './route.js';
@@ -65,12 +65,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
     genReqId: requestIdOf,
-    disableRequestLogging: true,
+    // Our onResponse hook writes the one access-log line per request.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: opts.maxBodyBytes,
-    requestIdLogLabel: 'request_id',
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    // Undecodable URLs and over-long path parameters are rejected before routing; without these two
+    // hooks Fastify (and Node's HTTP parser) would answer them in their own, code-less JSON shape.
+    frameworkErrors: (err, request, reply) => sendError(err, request, reply),
+    clientErrorHandler: sendClientError,
   });
   guardRouteRegistration(app);
   installHooks(app, opts);

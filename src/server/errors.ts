@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_CODES, type ErrorCode } from '../errors/index.js';
 
@@ -11,11 +13,25 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_TYPE: 'BAD_REQUEST',
   FST_ERR_VALIDATION: 'INVALID_PARAMETER_VALUE',
   FST_ERR_BAD_URL: 'BAD_REQUEST',
+  FST_ERR_MAX_PARAM_LENGTH: 'BAD_REQUEST',
   FST_ERR_ASYNC_CONSTRAINT: 'BAD_REQUEST',
 };
 
+/** Driver errors that mean the database is down or overloaded, not that the request was wrong. */
+function isStoreOutage(code: string): boolean {
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE', '57P01', '57P02', '57P03', '53300', 'SQLITE_BUSY', 'SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_CANTOPEN'].includes(code) ||
+    code.startsWith('08') ||
+    code.startsWith('SQLITE_IOERR')
+  );
+}
+
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  const driverCode = (err as { code?: unknown })?.code;
+  if (typeof driverCode === 'string' && isStoreOutage(driverCode)) {
+    return new AppError('STORE_UNAVAILABLE', 'The metadata store is unavailable; retry later.', { cause: err });
+  }
   const e = err as FastifyError & { type?: string; status?: number };
   const mapped = e?.code ? FASTIFY_CODES[e.code] : undefined;
   if (mapped) return new AppError(mapped, e.message, { cause: err });
@@ -36,5 +52,20 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
   const body: Record<string, unknown> = { error_code: appError.code, message: appError.message };
   if (appError.details) body.details = appError.details;
   body.request_id = request.id;
-  if (!reply.sent) reply.code(status).header('content-type', 'application/json; charset=utf-8').send(body);
+  if (!reply.sent) reply.code(status).header('x-request-id', request.id).header('content-type', 'application/json; charset=utf-8').send(body);
+}
+
+/**
+ * Requests Node's HTTP parser rejects (bad framing, a Content-Length that does not match, oversized
+ * headers) never become Fastify requests; they get the same error shape on the raw socket.
+ */
+export function sendClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  if (socket.writable) {
+    const requestId = randomUUID();
+    const text = JSON.stringify({ error_code: 'BAD_REQUEST', message: `Malformed HTTP request (${err.code ?? 'parse error'}).`, request_id: requestId });
+    const head = `HTTP/1.1 ${ERROR_CODES.BAD_REQUEST.status} Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n`;
+    socket.write(head + text);
+  }
+  socket.destroy(err);
 }

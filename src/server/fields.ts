@@ -43,10 +43,20 @@ function parseBool(path: string, raw: unknown): boolean {
   throw bad(path, raw, 'expected true or false');
 }
 
+/**
+ * PostgreSQL cannot store NUL in text, and SQLite would: rejected here so both backends answer alike
+ * (a 400, not a driver error).
+ */
+function checkText(path: string, raw: string): string {
+  if (raw.includes('\0')) throw bad(path, raw, 'NUL characters are not allowed');
+  return raw;
+}
+
 function parseValue(path: string, spec: FieldSpec, raw: unknown): unknown {
   switch (spec.type) {
     case 'string':
       if (typeof raw !== 'string') throw bad(path, raw, 'expected a string');
+      checkText(path, raw);
       if (spec.enum && !spec.enum.includes(raw)) throw bad(path, raw, `expected one of ${spec.enum.join(', ')}`);
       return raw;
     case 'int':
@@ -61,7 +71,7 @@ function parseValue(path: string, spec: FieldSpec, raw: unknown): unknown {
       const list = Array.isArray(raw) ? raw : [raw];
       return list.map((v, i) => {
         if (typeof v !== 'string') throw bad(`${path}[${i}]`, v, 'expected a string');
-        return v;
+        return checkText(`${path}[${i}]`, v);
       });
     }
     case 'object[]':

@@ -335,5 +335,10 @@ function notFound(key: string): AppError {
  */
 function fsError(err: unknown, key: string): unknown {
   if (err instanceof AppError || typeof (err as NodeJS.ErrnoException | undefined)?.syscall !== 'string') return err;
+  // Names the file system cannot hold are the caller's fault, not an outage (a 503 is retried for minutes).
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENAMETOOLONG' || code === 'ENOTDIR' || code === 'EISDIR') {
+    return new AppError('INVALID_PARAMETER_VALUE', `invalid blob key '${key.slice(0, 100)}': ${code === 'ENAMETOOLONG' ? 'a path segment is too long' : 'a file and a directory would share a name'}`, { details: { key: key.slice(0, 300) }, cause: err });
+  }
   return new AppError('STORE_UNAVAILABLE', `local blob store failed on '${key}'`, { details: { key }, cause: err });
 }
