@@ -53,8 +53,9 @@ export function sliceSeries(s: Series, start: number, end = seriesLength(s)): Se
   return { steps: s.steps.subarray(start, end), timestamps: s.timestamps.subarray(start, end), values: s.values.subarray(start, end) };
 }
 
+/** Packs points sorted and without exact repeats, so every chunk is strictly increasing. */
 export function encodeChunk(points: Point[]): Buffer {
-  const sorted = [...points].sort(comparePoints);
+  const sorted = [...points].sort(comparePoints).filter((p, i, all) => i === 0 || comparePoints(all[i - 1]!, p) !== 0);
   const n = sorted.length;
   const cols = new Float64Array(3 * n);
   for (let i = 0; i < n; i++) {
@@ -122,4 +123,13 @@ export function mergeChunks(chunks: Series[]): Series {
     w++;
   }
   return sliceSeries(all, 0, w);
+}
+
+/** True when the chunks, each strictly increasing, also follow each other strictly: no merge needed. */
+export function isStrictlyOrdered(chunks: Series[]): boolean {
+  for (let k = 1; k < chunks.length; k++) {
+    const prev = chunks[k - 1]!;
+    if (seriesLength(prev) && seriesLength(chunks[k]!) && compareAt(prev, seriesLength(prev) - 1, chunks[k]!, 0) >= 0) return false;
+  }
+  return true;
 }

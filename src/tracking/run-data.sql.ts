@@ -59,7 +59,7 @@ async function writeMetrics(tx: SqlExecutor, run: RunRef, metrics: Metric[]): Pr
   const latestRows: SqlValue[][] = [];
   for (const [key, points] of byKey) {
     const data = encodeChunk(points);
-    const n = points.length;
+    const n = data.length / 24;
     const cols = new Float64Array(data.buffer, data.byteOffset, 3 * n);
     chunkRows.push([run.id, key, cols[0]!, cols[n - 1]!, n, data]);
     const last = { step: cols[n - 1]!, timestamp: cols[2 * n - 1]!, value: cols[3 * n - 1]! };

@@ -4,7 +4,7 @@ import type { Fields } from '../server/fields.js';
 import { KV_FIELDS, kvList } from './experiments.routes.js';
 import type { TrackingService } from './tracking.service.js';
 import { RUN_STATUSES, VIEW_TYPES, type DatasetInput, type Metric, type RunStatus, type ViewType } from './types.js';
-import { compact, doubleToWire, runInfoToWire, runToWire, seriesToJson } from './wire.js';
+import { compact, doubleToWire, runInfoToWire, runToWire, historyResponseJson } from './wire.js';
 
 /** MLflow clients send both `run_id` and its deprecated twin `run_uuid`; either will do. */
 const RUN_ID: Fields = { run_id: { type: 'string' }, run_uuid: { type: 'string', doc: 'Deprecated alias of run_id.' } };
@@ -115,8 +115,8 @@ export function runRoutes(svc: TrackingService): RouteDef[] {
       method: 'GET', path: '/metrics/get-history', mlflow: true, tag: 'runs', summary: 'Full history of one metric (paged when max_results is given)',
       fields: { ...RUN_ID, metric_key: { type: 'string', required: true }, max_results: { type: 'int' }, page_token: { type: 'string' } }, access: onRun('read'),
       handler: async (i, ctx) => {
-        const page = await svc.getMetricHistory(runIdOf(i), i.metric_key, i.max_results, i.page_token);
-        return ctx.reply.type('application/json; charset=utf-8').send(seriesToJson(i.metric_key, page.series, page.nextPageToken));
+        const page = await svc.getMetricHistoryJson(runIdOf(i), i.metric_key, i.max_results, i.page_token);
+        return ctx.reply.type('application/json; charset=utf-8').send(historyResponseJson(page.json, page.nextPageToken));
       },
     }),
     defineRoute({

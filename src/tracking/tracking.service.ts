@@ -228,6 +228,18 @@ export class TrackingService {
     return { series: page, nextPageToken: encodePointToken(pointAt(page, limit - 1)) };
   }
 
+  /**
+   * All points when maxResults is absent (MLflow 2.x); pages by the last point returned when it is
+   * given. Answers MLflow metric JSON (comma-joined objects) for the route to wrap.
+   */
+  async getMetricHistoryJson(runId: string, key: string, maxResults?: number, pageToken?: string): Promise<{ json: string; nextPageToken?: string }> {
+    const ref = await this.runRef(runId);
+    const after = decodePointToken(pageToken);
+    const limit = maxResults === undefined ? Number.MAX_SAFE_INTEGER : validateMaxResults(maxResults, 25000, Number.MAX_SAFE_INTEGER);
+    const page = await this.store.getMetricHistoryJson(ref, key, after, limit);
+    return { json: page.json, nextPageToken: page.hasMore && page.last ? encodePointToken(page.last) : undefined };
+  }
+
   /** The first `maxResults` points (at most 25000) of one key for each of up to 100 runs, runs in id order. */
   async getMetricHistoryBulk(runIds: string[], key: string, maxResults?: number): Promise<{ runId: string; series: Series }[]> {
     if (runIds.length === 0) throw invalidParam('GetMetricHistoryBulk request must specify at least one run_id.');

@@ -1,5 +1,6 @@
 import type { Db } from '../store/sql/index.js';
 import type { Point } from './metric-chunks.js';
+import { metricHistoryJson } from './metric-history.sql.js';
 import { ExperimentSql } from './experiments.sql.js';
 import { logBatch, logInputs, metricHistory } from './run-data.sql.js';
 import { RunSql } from './runs.sql.js';
@@ -45,6 +46,7 @@ export class SqlTrackingStore implements TrackingStore {
   deleteTag(run: RunRef, key: string) { return this.runs.deleteTag(run, key); }
   logInputs(run: RunRef, inputs: DatasetInput[]) { return logInputs(this.db, run, inputs); }
   getMetricHistory(run: RunRef, key: string, after: Point | null, limit: number | null) { return metricHistory(this.db, run, key, after, limit); }
+  getMetricHistoryJson(run: RunRef, key: string, after: Point | null, limit: number) { return metricHistoryJson(this.db, run, key, after, limit); }
   getMetricHistorySampled(runs: RunRef[], key: string, range: { startStep?: number; endStep?: number }, maxPoints: number) {
     return this.runs.sampledHistory(runs, key, range, maxPoints);
   }

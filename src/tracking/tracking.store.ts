@@ -1,4 +1,5 @@
 import type { Point, Series } from './metric-chunks.js';
+import type { HistoryJsonPage } from './metric-history.sql.js';
 import type { Clause, OrderTerm } from './search-filter.js';
 import type { Batch, DatasetInput, Experiment, KeyValue, LifecycleStage, Metric, Run, RunInfo, RunRef, RunStatus, ViewType } from './types.js';
 
@@ -61,6 +62,8 @@ export interface TrackingStore {
   logInputs(run: RunRef, inputs: DatasetInput[]): Promise<void>;
   /** Points ordered by (step, timestamp, value), exact repeats once, strictly after `after`; `limit` null means all. */
   getMetricHistory(run: RunRef, key: string, after: Point | null, limit: number | null): Promise<Series>;
+  /** The same points as MLflow metric JSON (comma-joined objects), at most `limit`, for the history route. */
+  getMetricHistoryJson(run: RunRef, key: string, after: Point | null, limit: number): Promise<HistoryJsonPage>;
   /** Up to `maxPoints` per run, evenly spread over the steps, always keeping the first and last. */
   getMetricHistorySampled(runs: RunRef[], key: string, range: { startStep?: number; endStep?: number }, maxPoints: number): Promise<(Metric & { runId: string })[]>;
   searchRuns(experimentIds: string[], q: SearchQuery): Promise<Run[]>;

@@ -82,13 +82,21 @@ export function compact(obj: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-/** A metric history response from the columns (one object per point only for JSON.stringify). */
-export function seriesToJson(key: string, series: Series, nextPageToken?: string): string {
+/** Points as MLflow metric JSON objects joined by commas, without the surrounding brackets. */
+export function pointsJson(key: string, series: Series): string {
   const n = series.steps.length;
   const metrics = new Array(n);
   for (let i = 0; i < n; i++) {
     const v = series.values[i]!;
     metrics[i] = { key, value: Number.isFinite(v) ? v : doubleToWire(v), timestamp: series.timestamps[i], step: series.steps[i] };
   }
-  return JSON.stringify(compact({ metrics, next_page_token: nextPageToken }));
+  return JSON.stringify(metrics).slice(1, -1);
+}
+
+/** A get-history response around already rendered points. */
+export function historyResponseJson(pointsJsonText: string, nextPageToken?: string): string {
+  const parts: string[] = [];
+  if (pointsJsonText) parts.push(`"metrics":[${pointsJsonText}]`);
+  if (nextPageToken) parts.push(`"next_page_token":${JSON.stringify(nextPageToken)}`);
+  return `{${parts.join(',')}}`;
 }

@@ -59,7 +59,8 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (run_id, key)
       )${clustered}`,
       'CREATE INDEX tags_key ON tags (key, run_id)',
-      // The whole history as chunks of packed points (see src/tracking/metric-chunks.ts).
+      // The whole history as chunks of packed points (see src/tracking/metric-chunks.ts); wire_json
+      // caches a chunk's points as MLflow JSON once a history read has rendered them.
       `CREATE TABLE metric_chunks (
         chunk_id ${t.id},
         run_id ${t.bigint} NOT NULL,
@@ -67,7 +68,8 @@ export const MIGRATIONS: readonly Migration[] = [
         min_step ${t.bigint} NOT NULL,
         max_step ${t.bigint} NOT NULL,
         points ${t.bigint} NOT NULL,
-        data ${t.blob} NOT NULL
+        data ${t.blob} NOT NULL,
+        wire_json ${t.text}
       )`,
       'CREATE INDEX metric_chunks_run_key ON metric_chunks (run_id, key, max_step)',
       // The latest point per (run, key) by (step, timestamp, value): what Run.data.metrics lists and

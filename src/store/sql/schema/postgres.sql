@@ -45,7 +45,8 @@ CREATE TABLE metric_chunks (
   min_step bigint NOT NULL,
   max_step bigint NOT NULL,
   points bigint NOT NULL,
-  data bytea NOT NULL
+  data bytea NOT NULL,
+  wire_json text
 );
 CREATE UNIQUE INDEX metric_chunks_pkey ON metric_chunks USING btree (chunk_id);
 CREATE INDEX metric_chunks_run_key ON metric_chunks USING btree (run_id, key, max_step);

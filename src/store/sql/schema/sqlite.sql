@@ -42,7 +42,8 @@ CREATE TABLE metric_chunks (
   min_step INTEGER NOT NULL,
   max_step INTEGER NOT NULL,
   points INTEGER NOT NULL,
-  data BLOB NOT NULL
+  data BLOB NOT NULL,
+  wire_json TEXT
 );
 CREATE INDEX metric_chunks_run_key ON metric_chunks (run_id, key, max_step);
 CREATE TABLE params (
