@@ -18,8 +18,6 @@ export const ERROR_CODES = {
   TEMPORARILY_UNAVAILABLE: { status: 503, doc: 'The server is starting, draining or a backing service is down; retry later.' },
   // Capstan codes.
   PAYLOAD_TOO_LARGE: { status: 413, doc: 'The request body is larger than server.max_body_bytes.' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, doc: 'The Content-Type is not one this route accepts (JSON routes need application/json).' },
-  METHOD_NOT_ALLOWED: { status: 405, doc: 'The path exists but not for this HTTP method.' },
   CONFIG_INVALID: { status: 500, doc: 'The configuration is invalid; raised at start-up and naming the offending key.' },
   STORE_UNAVAILABLE: { status: 503, doc: 'The metadata database or blob store cannot be reached.' },
   ARTIFACT_INTEGRITY_ERR: { status: 500, doc: 'A stored blob no longer matches the sha256 recorded when it was written.' },

@@ -10,7 +10,6 @@ export const LIMITS = {
   batchMetrics: 1000,
   batchParamsOrTags: 100,
   batchEntities: 1000,
-  batchRequestBytes: 1024 * 1024,
   datasetName: 500,
   datasetDigest: 36,
   datasetSource: 65535,
