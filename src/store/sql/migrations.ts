@@ -83,7 +83,7 @@ export const MIGRATIONS: readonly Migration[] = [
         value ${t.double} NOT NULL,
         PRIMARY KEY (run_id, key)
       )${clustered}`,
-      'CREATE INDEX latest_metrics_key_value ON latest_metrics (key, value, run_id)',
+      'CREATE INDEX latest_metrics_key_value ON latest_metrics (key, is_nan, value, run_id)',
       `CREATE TABLE datasets (
         dataset_id ${t.id},
         experiment_id ${t.bigint} NOT NULL,

@@ -34,7 +34,7 @@ CREATE TABLE latest_metrics (
   value REAL NOT NULL,
   PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
-CREATE INDEX latest_metrics_key_value ON latest_metrics (key, value, run_id);
+CREATE INDEX latest_metrics_key_value ON latest_metrics (key, is_nan, value, run_id);
 CREATE TABLE metric_chunks (
   chunk_id INTEGER PRIMARY KEY AUTOINCREMENT,
   run_id INTEGER NOT NULL,
