@@ -1,11 +1,10 @@
 #!/usr/bin/env node
 // Tracking-server benchmark. It speaks only the MLflow REST API, so one script measures Capstan and
 // a real MLflow server alike. One JSON object goes to stdout; progress and first errors to stderr.
-import http from 'node:http';
-import https from 'node:https';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { createClient, createTally, forEachIndex, log, percentile, progress, round, runForDuration, withRetry } from './lib/load.mjs';
 
 const API = '/api/2.0/mlflow';
 const FIGURES = ['batch', 'single', 'history', 'search'];
@@ -17,10 +16,7 @@ const SEARCH_PAGE = 1000;
 const SEARCH_FILTER = "metrics.acc > 0.9 and params.lr = '0.01'";
 const LEARNING_RATES = ['0.0001', '0.0003', '0.001', '0.003', '0.01', '0.03', '0.1', '0.3', '1', '3'];
 const RUNS_TAG = 'capstan.bench.runs'; // set on a search experiment once it is fully seeded
-const REQUEST_TIMEOUT_MS = 300_000;
-const SEED_ATTEMPTS = 4;
 const MAX_HISTORY_PAGES = 100_000;
-const PROGRESS_EVERY_MS = 10_000;
 
 const USAGE = `usage: node bench/tracking.mjs --url URL [options]
   --url URL             MLflow-compatible tracking server to measure (required)
@@ -33,9 +29,6 @@ const USAGE = `usage: node bench/tracking.mjs --url URL [options]
   --experiment-id ID    search an experiment seeded by an earlier invocation instead of seeding
 Exit status: 0 done, 1 a figure failed (see its "error" field), 2 bad usage.`;
 
-const log = (line) => process.stderr.write(`[bench] ${line}\n`);
-const round = (x, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function usageError(message) {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -77,116 +70,6 @@ function parseOptions(argv) {
     runs: positive('runs', values.runs),
     experimentId: values['experiment-id'],
   };
-}
-
-class HttpError extends Error {
-  constructor(status, text) {
-    super(`HTTP ${status}: ${text.slice(0, 300)}`);
-    this.status = status;
-  }
-}
-
-// One keep-alive connection per client; `send` never throws for an HTTP status, `call` does.
-function createClient(baseUrl, clients) {
-  const url = new URL(baseUrl);
-  const transport = url.protocol === 'https:' ? https : http;
-  const agent = new transport.Agent({ keepAlive: true, maxSockets: clients });
-  const target = { protocol: url.protocol, hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port };
-  const prefix = url.pathname.replace(/\/+$/, '') + API;
-  const send = (method, path, body) => new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers = payload === undefined ? {} :
-      { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
-    const req = transport.request({ ...target, agent, method, path: prefix + path, headers, timeout: REQUEST_TIMEOUT_MS }, (res) => {
-      const chunks = [];
-      res.on('data', (chunk) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no response within ${REQUEST_TIMEOUT_MS} ms`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
-  const call = async (method, path, body) => {
-    const res = await send(method, path, body);
-    if (res.status !== 200) throw new HttpError(res.status, res.text);
-    return JSON.parse(res.text);
-  };
-  return { send, call, close: () => agent.destroy() };
-}
-
-// Retries only answers that say "try again" (429, 5xx); a lost connection could hide a success.
-async function withRetry(fn) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const retryable = err instanceof HttpError && (err.status === 429 || err.status >= 500);
-      if (!retryable || attempt >= SEED_ATTEMPTS) throw err;
-      await sleep(250 * 2 ** attempt);
-    }
-  }
-}
-
-// Runs task(0..count-1) on `clients` workers; the first failure stops the others and is rethrown.
-async function forEachIndex(count, clients, task) {
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const i = next++;
-      try { await task(i); } catch (err) { next = count; throw err; }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(clients, count) }, worker));
-}
-
-function createTally(figure) {
-  const latenciesMs = [];
-  let errors = 0;
-  return {
-    latenciesMs,
-    get ok() { return latenciesMs.length; },
-    get errors() { return errors; },
-    record(status, text, ms) {
-      if (status === 200) { latenciesMs.push(ms); return; }
-      if (errors++ === 0) log(`${figure}: first error: ${status ? `HTTP ${status}` : 'request failed'}: ${text.slice(0, 300)}`);
-    },
-  };
-}
-
-// `clients` workers each send request(worker, i) back to back until `seconds` have passed.
-async function runForDuration(clients, seconds, request, tally) {
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  await Promise.all(Array.from({ length: clients }, async (_, worker) => {
-    for (let i = 0; performance.now() < deadline; i++) {
-      const t0 = performance.now();
-      try {
-        const res = await request(worker, i);
-        tally.record(res.status, res.text, performance.now() - t0);
-      } catch (err) {
-        tally.record(0, err.message, performance.now() - t0);
-      }
-    }
-  }));
-  return (performance.now() - started) / 1000;
-}
-
-function percentile(values, p) {
-  if (!values.length) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.ceil((p / 100) * sorted.length) - 1; // nearest rank
-  return round(sorted[Math.min(sorted.length - 1, Math.max(0, rank))]);
-}
-
-function progress(label, total, done) {
-  const started = performance.now();
-  const timer = setInterval(() => {
-    const s = (performance.now() - started) / 1000;
-    log(`${label}: ${done()}/${total} after ${Math.round(s)} s`);
-  }, PROGRESS_EVERY_MS);
-  timer.unref();
-  return () => clearInterval(timer);
 }
 
 async function createExperiment(ctx, figure, purpose) {
@@ -457,7 +340,7 @@ function machine() {
 
 async function main() {
   const opts = parseOptions(process.argv.slice(2));
-  const client = createClient(opts.url, opts.clients);
+  const client = createClient(opts.url, opts.clients, API);
   const ctx = { opts, client };
   const report = { server: opts.url, date: new Date().toISOString(), machine: machine(), results: {} };
   try {
