@@ -20,7 +20,7 @@ function configError(message: string, key?: string): AppError {
 }
 
 function coerce(key: SettingKey, spec: SettingSpec, raw: unknown, source: string): string | number | boolean {
-  const where = `${source} '${key}'`;
+  const where = source === 'environment' ? `environment variable ${spec.env} ('${key}')` : `${source} '${key}'`;
   switch (spec.type) {
     case 'int': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;

@@ -24,6 +24,7 @@ export const SETTINGS = {
   'server.host': spec({ type: 'string', default: '127.0.0.1', env: 'CAPSTAN_SERVER_HOST', doc: 'Interface the HTTP server binds to (flag --host).' }),
   'server.port': spec({ type: 'int', default: 5050, min: 0, max: 65535, env: 'CAPSTAN_SERVER_PORT', doc: 'TCP port of the HTTP server; 0 picks a free port (flag --port).' }),
   'server.max_body_bytes': spec({ type: 'int', default: 16 * 1024 * 1024, min: 1024, env: 'CAPSTAN_SERVER_MAX_BODY_BYTES', doc: 'Largest JSON request body accepted, in bytes; larger bodies get 413 PAYLOAD_TOO_LARGE. Artifact uploads stream and are not limited by it.' }),
+  'server.trust_proxy': spec({ type: 'bool', default: false, env: 'CAPSTAN_SERVER_TRUST_PROXY', doc: 'Believe X-Forwarded-Proto/Host from a reverse proxy, so URLs Capstan hands out (multipart upload parts) use the public scheme and host.' }),
   'server.shutdown_grace_ms': spec({ type: 'int', default: 10000, min: 0, env: 'CAPSTAN_SERVER_SHUTDOWN_GRACE_MS', doc: 'How long in-flight requests may finish after SIGTERM before the process exits, in milliseconds.' }),
   'data_dir': spec({ type: 'string', default: './.capstan', env: 'CAPSTAN_DATA_DIR', doc: 'Directory for the embedded SQLite database and local artifacts (flag --data).' }),
   'store.database_uri': spec({ type: 'string', default: '', env: 'CAPSTAN_STORE_DATABASE_URI', secret: true, doc: 'Metadata database: sqlite:///abs/path.db or postgresql://user:pass@host:5432/db. Empty means sqlite under data_dir.' }),

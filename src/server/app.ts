@@ -14,6 +14,8 @@ export interface AppOptions {
   metrics: ServerMetrics;
   tracer: Tracer | null;
   maxBodyBytes: number;
+  /** Take the client's scheme and host from X-Forwarded-* headers. */
+  trustProxy: boolean;
   routes: readonly RouteDef[];
 }
 
@@ -68,6 +70,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Our onResponse hook writes the one access-log line per request.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: opts.maxBodyBytes,
+    trustProxy: opts.trustProxy,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ArtifactService, artifactRoutes, MultipartUploads, multipartRoutes } from '../artifacts/index.js';
 import { resolveStoreUris, type Config } from '../config/index.js';
+import { AppError } from '../errors/index.js';
 import { createLogger } from '../observability/logger.js';
 import { ServerMetrics } from '../observability/metrics.js';
 import { startTracing, tracedDb } from '../observability/tracing.js';
@@ -22,6 +23,16 @@ export interface Platform {
   close(): Promise<void>;
 }
 
+/** The artifact store, with a bad URI reported as the configuration error it is. */
+async function openArtifactStore(...args: Parameters<typeof openBlobStore>): Promise<BlobStore> {
+  try {
+    return await openBlobStore(...args);
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'INVALID_PARAMETER_VALUE') throw new AppError('CONFIG_INVALID', `store.artifacts_uri: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
 /** Wires every domain to its stores and the HTTP server. The only place domains meet. */
 export async function createPlatform(config: Config, logger: Logger = createLogger(config['log.level'])): Promise<Platform> {
   const uris = resolveStoreUris(config);
@@ -30,7 +41,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
   const db = tracing.tracer ? tracedDb(rawDb, tracing.tracer) : rawDb;
   const migration = await migrate(db);
   logger.info({ database: db.displayUri, schema_version: migration.current, applied: migration.applied }, 'metadata store ready');
-  const blobs = await openBlobStore(uris.artifactsUri, {
+  const blobs = await openArtifactStore(uris.artifactsUri, {
     endpoint: config['s3.endpoint'] || undefined,
     region: config['s3.region'],
     forcePathStyle: config['s3.force_path_style'],
@@ -52,7 +63,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     ...artifactRoutes(artifacts, tracking),
     ...multipartRoutes(new MultipartUploads(blobs)),
   );
-  const app = await buildApp({ logger, metrics, tracer: tracing.tracer, maxBodyBytes: config['server.max_body_bytes'], routes });
+  const app = await buildApp({ logger, metrics, tracer: tracing.tracer, maxBodyBytes: config['server.max_body_bytes'], trustProxy: config['server.trust_proxy'], routes });
 
   let closing: Promise<void> | null = null;
   const close = () =>
