@@ -27,7 +27,3 @@ export function invalidParam(message: string, details?: Record<string, unknown>)
 export function notFound(message: string): AppError {
   return new AppError('RESOURCE_DOES_NOT_EXIST', message);
 }
-
-export function isAppError(err: unknown): err is AppError {
-  return err instanceof AppError;
-}

@@ -1,2 +1,2 @@
-export { ERROR_CODES, statusOf, type ErrorCode } from './codes.js';
-export { AppError, invalidParam, notFound, isAppError, type AppErrorOptions } from './app-error.js';
+export { ERROR_CODES, type ErrorCode } from './codes.js';
+export { AppError, invalidParam, notFound, type AppErrorOptions } from './app-error.js';
