@@ -49,6 +49,13 @@ export function pointAt(s: Series, i: number): Point {
   return { step: s.steps[i]!, timestamp: s.timestamps[i]!, value: s.values[i]! };
 }
 
+/** First index of `s` strictly after `after` (0 when `after` is null). */
+export function startAfter(s: Series, after: Point | null): number {
+  let i = 0;
+  if (after) while (i < seriesLength(s) && comparePoints(pointAt(s, i), after) <= 0) i++;
+  return i;
+}
+
 export function sliceSeries(s: Series, start: number, end = seriesLength(s)): Series {
   return { steps: s.steps.subarray(start, end), timestamps: s.timestamps.subarray(start, end), values: s.values.subarray(start, end) };
 }

@@ -1,5 +1,5 @@
 import type { Db } from '../store/sql/index.js';
-import { comparePoints, decodeChunk, isStrictlyOrdered, mergeChunks, pointAt, seriesLength, sliceSeries, type Point, type Series } from './metric-chunks.js';
+import { decodeChunk, isStrictlyOrdered, mergeChunks, pointAt, seriesLength, sliceSeries, startAfter, type Point, type Series } from './metric-chunks.js';
 import type { RunRef } from './types.js';
 import { pointsJson } from './wire.js';
 
@@ -15,13 +15,6 @@ interface Chunk {
   id: number;
   series: Series;
   json: string | null;
-}
-
-/** First index of `s` after `after` (exclusive). */
-function startAfter(s: Series, after: Point | null): number {
-  let i = 0;
-  if (after) while (i < seriesLength(s) && comparePoints(pointAt(s, i), after) <= 0) i++;
-  return i;
 }
 
 /** The slow path: chunks overlap (points logged out of step order), so merge, then render. */

@@ -1,6 +1,6 @@
 import { invalidParam } from '../errors/index.js';
 import { insertRows, type Db, type SqlExecutor, type SqlValue } from '../store/sql/index.js';
-import { comparePoints, decodeChunk, encodeChunk, mergeChunks, pointAt, seriesLength, sliceSeries, type Point, type Series } from './metric-chunks.js';
+import { decodeChunk, encodeChunk, mergeChunks, seriesLength, sliceSeries, startAfter, type Point, type Series } from './metric-chunks.js';
 import type { Batch, DatasetInput, KeyValue, Metric, Run, RunRef } from './types.js';
 import { lastPerKey } from './validation.js';
 
@@ -134,10 +134,16 @@ export async function loadRunData(db: Db, runIds: number[]): Promise<Map<number,
   for (const m of metrics) out.get(m.run_id)!.data.metrics.push(metricOf(m));
   for (const p of params) out.get(p.run_id)!.data.params.push({ key: p.key, value: p.value });
   for (const t of tags) out.get(t.run_id)!.data.tags.push({ key: t.key, value: t.value });
+  const tagsByInput = new Map<string, KeyValue[]>();
+  for (const t of inputTags) {
+    const id = `${t.run_id}/${t.dataset_id}`;
+    const list = tagsByInput.get(id) ?? [];
+    list.push({ key: t.key, value: t.value });
+    tagsByInput.set(id, list);
+  }
   for (const i of inputs) {
-    const tagsOf = inputTags.filter((t) => t.run_id === i.run_id && t.dataset_id === i.dataset_id).map((t) => ({ key: t.key, value: t.value }));
     out.get(i.run_id)!.inputs.datasetInputs.push({
-      tags: tagsOf,
+      tags: tagsByInput.get(`${i.run_id}/${i.dataset_id}`) ?? [],
       dataset: { name: i.name, digest: i.digest, sourceType: i.source_type, source: i.source, schema: i.schema ?? undefined, profile: i.profile ?? undefined },
     });
   }
@@ -162,7 +168,6 @@ export async function readSeries(db: Db, runId: number, key: string, fromStep = 
 /** Points after `after` (exclusive) in (step, timestamp, value) order, at most `limit`. */
 export async function metricHistory(db: Db, run: RunRef, key: string, after: Point | null, limit: number | null): Promise<Series> {
   const series = await readSeries(db, run.id, key, after?.step);
-  let start = 0;
-  if (after) while (start < seriesLength(series) && comparePoints(pointAt(series, start), after) <= 0) start++;
+  const start = startAfter(series, after);
   return sliceSeries(series, start, limit === null ? undefined : start + limit);
 }

@@ -70,9 +70,11 @@ export class RunSql {
     return this.db.transaction(async (tx) => {
       const sets: string[] = [];
       const params: (string | number)[] = [];
-      if (change.status !== undefined) sets.push('status = ?') && params.push(change.status);
-      if (change.endTime !== undefined) sets.push('end_time = ?') && params.push(change.endTime);
-      if (change.runName !== undefined) sets.push('name = ?') && params.push(change.runName);
+      for (const [column, value] of [['status', change.status], ['end_time', change.endTime], ['name', change.runName]] as const) {
+        if (value === undefined) continue;
+        sets.push(`${column} = ?`);
+        params.push(value);
+      }
       if (sets.length) await tx.run(`UPDATE runs SET ${sets.join(', ')} WHERE run_id = ?`, [...params, run.id]);
       if (change.runName !== undefined) {
         await tx.run('INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value', [run.id, 'mlflow.runName', change.runName]);
