@@ -1,7 +1,7 @@
 import { extname } from 'node:path';
 import { invalidParam } from '../errors/index.js';
-import { defineRoute, type RouteContext, type RouteDef } from '../server/route.js';
-import type { TrackingService } from '../tracking/index.js';
+import { defineRoute, type RouteAccess, type RouteContext, type RouteDef } from '../server/route.js';
+import { onRuns, runIdsOf, type TrackingService } from '../tracking/index.js';
 import type { ArtifactFile, ArtifactService } from './artifacts.service.js';
 
 const TEXT_TYPES = new Set(['.txt', '.log', '.json', '.yaml', '.yml', '.md', '.csv', '.py', '.html', '.xml', '.mlmodel', '']);
@@ -56,10 +56,30 @@ async function download(svc: ArtifactService, ctx: RouteContext): Promise<unknow
   return ctx.reply.send(body);
 }
 
-const access = (action: 'read' | 'write' | 'delete') => ({ action, resource: () => ({ kind: 'artifact' as const }) });
+/**
+ * Proxied artifact paths start with the experiment id (`<experiment>/<run>/artifacts/...`), so an
+ * artifact belongs to that experiment's project. Any other path (the root listing, a path under
+ * no experiment) is the server's: owners only.
+ */
+export function artifactAccess(
+  tracking: TrackingService,
+  action: 'read' | 'write' | 'delete',
+  pathIn: (i: Record<string, any>, ctx: RouteContext) => string = (_i, ctx) => pathOf(ctx),
+): RouteAccess<Record<string, any>> {
+  return {
+    action,
+    resource: async (i, ctx) => {
+      const path = pathIn(i, ctx);
+      const experimentId = path.replace(/^\/+/, '').split('/')[0] ?? '';
+      const projectId = (await tracking.projectsOf('experiment', [experimentId])).get(experimentId) ?? null;
+      return { kind: 'artifact', id: path, projectId };
+    },
+  };
+}
 
 export function artifactRoutes(svc: ArtifactService, tracking: TrackingService): RouteDef[] {
   const routes: RouteDef[] = [];
+  const access = (action: 'read' | 'write' | 'delete') => artifactAccess(tracking, action);
   for (const prefix of ['/api/2.0/mlflow-artifacts', '/ajax-api/2.0/mlflow-artifacts']) {
     routes.push(
       defineRoute({
@@ -76,7 +96,7 @@ export function artifactRoutes(svc: ArtifactService, tracking: TrackingService):
       }),
       defineRoute({
         method: 'GET', path: `${prefix}/artifacts`, tag: 'artifacts', summary: 'List one directory level of the artifact store',
-        fields: { path: { type: 'string', doc: 'Directory relative to the artifact root.' } }, access: access('read'),
+        fields: { path: { type: 'string', doc: 'Directory relative to the artifact root.' } }, access: artifactAccess(tracking, 'read', (i) => i.path ?? ''),
         handler: async (i) => {
           const files = await svc.list(i.path ?? '');
           return files.length ? { files: filesToWire(files) } : {};
@@ -92,7 +112,7 @@ export function artifactRoutes(svc: ArtifactService, tracking: TrackingService):
     defineRoute({
       method: 'GET', path: '/artifacts/list', mlflow: true, tag: 'artifacts', summary: "List a run's artifacts",
       fields: { run_id: { type: 'string' }, run_uuid: { type: 'string' }, path: { type: 'string' }, page_token: { type: 'string' } },
-      access: { action: 'read', resource: (i) => ({ kind: 'run', id: i.run_id ?? i.run_uuid }) },
+      access: onRuns(tracking, 'read', runIdsOf),
       handler: async (i) => {
         const run = await tracking.getRun(i.run_id ?? i.run_uuid ?? '');
         const files = await svc.listRun(run.info.artifactUri, i.path ?? '');

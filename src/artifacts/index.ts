@@ -2,3 +2,4 @@ export { ArtifactService, checkArtifactPath, proxiedRoot, type ArtifactFile } fr
 export { artifactRoutes } from './artifacts.routes.js';
 export { MultipartUploads, UPLOADS_PREFIX, type CompletedPart } from './multipart.js';
 export { multipartRoutes } from './multipart.routes.js';
+export { artifactAccess } from './artifacts.routes.js';

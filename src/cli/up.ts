@@ -40,9 +40,6 @@ export async function upCommand(args: string[]): Promise<void> {
   }
   const uris = resolveStoreUris(config);
   logger.info({ url: address, artifacts: uris.artifactsUri, openapi: `${address}/api/openapi.json` }, 'capstan is up');
-  if (!['127.0.0.1', 'localhost', '::1'].includes(config['server.host'])) {
-    logger.warn({ host: config['server.host'] }, 'listening beyond loopback: every request acts as the local admin until authentication is configured');
-  }
   const stop = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     const timer = setTimeout(() => {

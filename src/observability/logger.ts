@@ -1,4 +1,5 @@
 import pino, { type Logger, type LoggerOptions } from 'pino';
+import { secretValues } from './secret-values.js';
 
 /** Paths whose values never reach a log line. */
 export const REDACT_PATHS = [
@@ -26,6 +27,8 @@ export function loggerOptions(level: string): LoggerOptions {
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
+    // Values known to be secret are masked wherever they appear, whatever the field is called.
+    hooks: { streamWrite: (line) => secretValues.scrub(line) },
   };
 }
 

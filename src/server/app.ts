@@ -1,8 +1,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Tracer, Span } from '@opentelemetry/api';
-import { LOCAL_ADMIN } from '../access/index.js';
 import { AppError } from '../errors/index.js';
+import { admitRequest, auditRefusal, stripProjectPrefix, type RequestAccess } from './access-hook.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import { sendClientError, sendError } from './errors.js';
 import { guardRouteRegistration, registerRoutes } from './register.js';
@@ -14,10 +14,21 @@ export interface AppOptions {
   metrics: ServerMetrics;
   tracer: Tracer | null;
   maxBodyBytes: number;
+  maxHeaderBytes: number;
   /** Take the client's scheme and host from X-Forwarded-* headers. */
   trustProxy: boolean;
   routes: readonly RouteDef[];
+  access: RequestAccess;
 }
+
+/** Sent with every response; the API serves JSON and one self-contained docs page. */
+const SECURITY_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
+  'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+};
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,13 +55,14 @@ function installHooks(app: FastifyInstance, opts: AppOptions): void {
   app.decorateRequest('span', null);
   app.addHook('onRequest', async (request, reply) => {
     request.startedAt = process.hrtime.bigint();
-    request.principal = LOCAL_ADMIN;
-    reply.header('x-request-id', request.id);
+    reply.header('x-request-id', request.id).headers(SECURITY_HEADERS);
+    if (request.protocol === 'https') reply.header('strict-transport-security', 'max-age=31536000');
     if (opts.tracer) {
       request.span = opts.tracer.startSpan(`HTTP ${request.method} ${request.routeOptions.url ?? 'unmatched'}`, {
         attributes: { 'http.method': request.method, 'http.route': request.routeOptions.url ?? '', 'capstan.request_id': request.id },
       });
     }
+    await admitRequest(request, opts.access);
   });
   app.addHook('onResponse', async (request, reply) => {
     const seconds = Number(process.hrtime.bigint() - request.startedAt) / 1e9;
@@ -70,6 +82,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Our onResponse hook writes the one access-log line per request.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: opts.maxBodyBytes,
+    http: { maxHeaderSize: opts.maxHeaderBytes },
+    rewriteUrl: stripProjectPrefix,
     trustProxy: opts.trustProxy,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -91,16 +105,19 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       done(err as Error, undefined);
     }
   });
-  app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+  app.setErrorHandler(async (err, request, reply) => {
+    await auditRefusal(err, request, opts.access);
+    sendError(err, request, reply);
+  });
   app.setNotFoundHandler((request, reply) =>
     sendError(new AppError('ENDPOINT_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`), request, reply),
   );
-  registerRoutes(app, opts.routes.filter((r) => !r.rawBody));
+  registerRoutes(app, opts.routes.filter((r) => !r.rawBody), opts.access.audit);
   // Streaming routes live in their own context whose parser leaves the body unread for the handler.
   await app.register(async (streaming) => {
     streaming.removeAllContentTypeParsers();
     streaming.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
-    registerRoutes(streaming, opts.routes.filter((r) => r.rawBody));
+    registerRoutes(streaming, opts.routes.filter((r) => r.rawBody), opts.access.audit);
   });
   return app;
 }

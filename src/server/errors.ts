@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_CODES, type ErrorCode } from '../errors/index.js';
+import { secretValues } from '../observability/secret-values.js';
 
 /** Fastify's own error codes that are the client's fault, mapped onto our table. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -49,10 +50,14 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
   const status = ERROR_CODES[appError.code].status;
   if (status >= 500) request.log.error({ err, error_code: appError.code }, 'request failed');
   else request.log.debug({ error_code: appError.code, msg_detail: appError.message }, 'request rejected');
-  const body: Record<string, unknown> = { error_code: appError.code, message: appError.message };
+  const body: Record<string, unknown> = { error_code: appError.code, message: secretValues.scrub(appError.message) };
   if (appError.details) body.details = appError.details;
   body.request_id = request.id;
-  if (!reply.sent) reply.code(status).header('x-request-id', request.id).header('content-type', 'application/json; charset=utf-8').send(body);
+  if (reply.sent) return;
+  if (appError.code === 'UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer realm="capstan", Basic realm="capstan", charset="UTF-8"');
+  const retryAfter = appError.details?.retry_after_seconds;
+  if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
+  reply.code(status).header('x-request-id', request.id).header('content-type', 'application/json; charset=utf-8').send(body);
 }
 
 /**

@@ -5,7 +5,7 @@ import { invalidParam } from '../errors/index.js';
  * messages) and describes the route in the OpenAPI document.
  */
 export type FieldSpec =
-  | { type: 'string' | 'int' | 'double' | 'bool' | 'any'; required?: boolean; doc?: string; enum?: readonly string[] }
+  | { type: 'string' | 'int' | 'double' | 'bool' | 'any'; required?: boolean; doc?: string; enum?: readonly string[]; sensitive?: boolean }
   | { type: 'string[]'; required?: boolean; doc?: string }
   | { type: 'object[]'; required?: boolean; doc?: string; fields: Fields }
   | { type: 'object'; required?: boolean; doc?: string; fields: Fields };
@@ -52,7 +52,9 @@ function checkText(path: string, raw: string): string {
   return raw;
 }
 
-function parseValue(path: string, spec: FieldSpec, raw: unknown): unknown {
+function parseValue(path: string, spec: FieldSpec, value: unknown): unknown {
+  // A sensitive field's value (a password, a secret) is never quoted back in an error.
+  const raw = 'sensitive' in spec && spec.sensitive && typeof value !== 'string' ? '[redacted]' : value;
   switch (spec.type) {
     case 'string':
       if (typeof raw !== 'string') throw bad(path, raw, 'expected a string');
@@ -117,4 +119,18 @@ function tryJson(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+/** Sensitive fields replaced by a mask, lists by their length and long text cut: what an audit event keeps of a request. */
+export function summarizeInput(fields: Fields | undefined, input: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(input)) {
+    const spec = fields?.[name];
+    if (spec && 'sensitive' in spec && spec.sensitive) out[name] = '[redacted]';
+    else if (Array.isArray(value)) out[name] = { count: value.length };
+    else if (typeof value === 'string' && value.length > 200) out[name] = `${value.slice(0, 200)}… (${value.length} chars)`;
+    else if (typeof value === 'object' && value !== null) out[name] = '{…}';
+    else out[name] = value;
+  }
+  return out;
 }

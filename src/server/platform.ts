@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { accessRoutes, AuditLog, auditedDb } from '../access/index.js';
 import { ArtifactService, artifactRoutes, MultipartUploads, multipartRoutes } from '../artifacts/index.js';
 import { resolveStoreUris, type Config } from '../config/index.js';
 import { AppError } from '../errors/index.js';
@@ -9,6 +10,7 @@ import { startTracing, tracedDb } from '../observability/tracing.js';
 import { openBlobStore, type BlobStore } from '../store/blob/index.js';
 import { migrate, openDb, type Db } from '../store/sql/index.js';
 import { defaultArtifactLocation, SqlTrackingStore, TrackingService, trackingRoutes } from '../tracking/index.js';
+import { wireAccess, type AccessParts } from './access-wiring.js';
 import { buildApp } from './app.js';
 import type { RouteDef } from './route.js';
 import { systemRoutes } from './system.routes.js';
@@ -19,6 +21,8 @@ export interface Platform {
   db: Db;
   blobs: BlobStore;
   logger: Logger;
+  access: AccessParts;
+  audit: AuditLog;
   /** Stops accepting work, lets in-flight requests finish, closes stores. Idempotent. */
   close(): Promise<void>;
 }
@@ -38,8 +42,11 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
   const uris = resolveStoreUris(config);
   const tracing = startTracing(config['telemetry.traces'] as 'off' | 'console' | 'otlp', config['telemetry.otlp_endpoint']);
   const rawDb = openDb(uris.databaseUri, { poolSize: config['store.pool_size'] });
-  const db = tracing.tracer ? tracedDb(rawDb, tracing.tracer) : rawDb;
-  const migration = await migrate(db);
+  const baseDb = tracing.tracer ? tracedDb(rawDb, tracing.tracer) : rawDb;
+  const migration = await migrate(baseDb);
+  // Domain stores write through `db`: a change made by a request commits with its audit event.
+  const audit = new AuditLog(baseDb);
+  const db = auditedDb(baseDb, audit);
   logger.info({ database: db.displayUri, schema_version: migration.current, applied: migration.applied }, 'metadata store ready');
   const blobs = await openArtifactStore(uris.artifactsUri, {
     endpoint: config['s3.endpoint'] || undefined,
@@ -49,6 +56,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     secretAccessKey: config['s3.secret_access_key'] || undefined,
   });
 
+  const access = await wireAccess(config, db, audit, uris.databaseUri, logger);
   const trackingStore = new SqlTrackingStore(db);
   await trackingStore.ensureDefaultExperiment(defaultArtifactLocation, Date.now());
   const tracking = new TrackingService(trackingStore, { truncateLongValues: config['tracking.truncate_long_values'] });
@@ -61,18 +69,23 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     ...systemRoutes({ version: capstanVersion(), metrics, readiness: { check: () => db.ping(), isDraining: () => draining }, allRoutes: () => routes }),
     ...trackingRoutes(tracking),
     ...artifactRoutes(artifacts, tracking),
-    ...multipartRoutes(new MultipartUploads(blobs)),
+    ...multipartRoutes(new MultipartUploads(blobs), tracking, access.signer),
+    ...accessRoutes(access.service, access.secrets, audit),
   );
-  const app = await buildApp({ logger, metrics, tracer: tracing.tracer, maxBodyBytes: config['server.max_body_bytes'], trustProxy: config['server.trust_proxy'], routes });
+  const app = await buildApp({
+    logger, metrics, tracer: tracing.tracer, routes, access: access.request,
+    maxBodyBytes: config['server.max_body_bytes'], maxHeaderBytes: config['server.max_header_bytes'], trustProxy: config['server.trust_proxy'],
+  });
 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
       draining = true;
       await app.close();
+      await access.close();
       await blobs.close();
       await db.close();
       await tracing.shutdown();
     })());
-  return { app, db, blobs, logger, close };
+  return { app, db, blobs, logger, access, audit, close };
 }

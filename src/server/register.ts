@@ -1,14 +1,18 @@
 import { context, trace } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { authorize, type Principal } from '../access/index.js';
-import { parseObject, parseQuery } from './fields.js';
-import type { RouteDef } from './route.js';
+import { authorize, runAudited, type AuditLog, type Principal, type ProjectRef, type Resource } from '../access/index.js';
+import { secretValues } from '../observability/secret-values.js';
+import { parseObject, parseQuery, summarizeInput } from './fields.js';
+import type { RouteContext, RouteDef } from './route.js';
 
 export const MLFLOW_PREFIXES = ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'] as const;
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
+    project: ProjectRef;
+    /** The username of Basic credentials, kept for the audit event when they are refused. */
+    claimedName: string | undefined;
   }
   interface FastifyContextConfig {
     /** Set only by registerRoutes; a route without it is refused at start-up. */
@@ -20,7 +24,7 @@ export function urlsOf(route: RouteDef): string[] {
   return route.mlflow ? MLFLOW_PREFIXES.map((p) => p + route.path) : [route.path];
 }
 
-function inputOf(route: RouteDef, request: FastifyRequest): Record<string, unknown> {
+function fieldsOf(route: RouteDef, request: FastifyRequest): Record<string, unknown> {
   if (!route.fields) return {};
   if (route.method === 'GET') return parseQuery(route.fields, request.query as Record<string, unknown>);
   const body = request.body;
@@ -29,11 +33,49 @@ function inputOf(route: RouteDef, request: FastifyRequest): Record<string, unkno
   return parseObject('', route.fields, body ?? {});
 }
 
+/** Declared fields plus named path parameters (`:name`; the `*` tail stays in request.params). */
+function inputOf(route: RouteDef, request: FastifyRequest): Record<string, unknown> {
+  const input = fieldsOf(route, request);
+  for (const [name, value] of Object.entries(request.params as Record<string, string>)) if (name !== '*') input[name] = value;
+  return input;
+}
+
+const describe = (resources: Resource[]) => resources.map((r) => (r.id ? `${r.kind}:${r.id}` : r.kind)).join(',');
+
+/** Only requests that can change state leave an audit event (reads are in the access log). */
+const changesState = (route: RouteDef) => route.method !== 'GET';
+
+async function handle(route: RouteDef, request: FastifyRequest, reply: FastifyReply, audit: AuditLog): Promise<unknown> {
+  const input = inputOf(route, request);
+  const ctx: RouteContext = { principal: request.principal, project: request.project, request, reply };
+  let resources: Resource[] = [];
+  if ('action' in route.access) {
+    const declared = await route.access.resource(input, ctx);
+    resources = Array.isArray(declared) ? declared : [declared];
+    authorize(request.principal, route.access.action, resources);
+  }
+  // With tracing on, the request span is the parent of every store span the handler makes.
+  const run = () => (request.span ? context.with(trace.setSpan(context.active(), request.span), () => route.handler(input, ctx)) : route.handler(input, ctx));
+  if (!changesState(route)) return run();
+  const record = {
+    actor: request.principal.name,
+    token_id: request.principal.tokenId,
+    action: `${route.method} ${request.routeOptions.url}`,
+    resource: describe(resources),
+    project: request.project.name,
+    outcome: 'ok' as const,
+    summary: secretValues.scrub(JSON.stringify({ input: summarizeInput(route.fields, input) })),
+    request_id: request.id,
+    client_ip: request.ip,
+  };
+  return runAudited(audit, record, run);
+}
+
 /**
  * The only way routes reach the server: parse → authorize → handler. Fastify's onRoute hook refuses
  * any route registered another way, so no route can skip authorize().
  */
-export function registerRoutes(app: FastifyInstance, routes: readonly RouteDef[]): void {
+export function registerRoutes(app: FastifyInstance, routes: readonly RouteDef[], audit: AuditLog): void {
   for (const route of routes) {
     for (const url of urlsOf(route)) {
       app.route({
@@ -41,13 +83,7 @@ export function registerRoutes(app: FastifyInstance, routes: readonly RouteDef[]
         url,
         config: { capstanRoute: route },
         handler: async (request: FastifyRequest, reply: FastifyReply) => {
-          const input = inputOf(route, request);
-          if ('action' in route.access) authorize(request.principal, route.access.action, route.access.resource(input));
-          const ctx = { principal: request.principal, request, reply };
-          // With tracing on, the request span is the parent of every store span the handler makes.
-          const result = await (request.span
-            ? context.with(trace.setSpan(context.active(), request.span), () => route.handler(input, ctx))
-            : route.handler(input, ctx));
+          const result = await handle(route, request, reply, audit);
           return reply.sent ? reply : result;
         },
       });
@@ -57,6 +93,8 @@ export function registerRoutes(app: FastifyInstance, routes: readonly RouteDef[]
 
 export function guardRouteRegistration(app: FastifyInstance): void {
   app.decorateRequest('principal', null as unknown as Principal);
+  app.decorateRequest('project', null as unknown as ProjectRef);
+  app.decorateRequest('claimedName', undefined);
   app.addHook('onRoute', (options) => {
     if (options.method === 'HEAD' || (Array.isArray(options.method) && options.method.every((m) => m === 'HEAD'))) return;
     if (!options.config?.capstanRoute) {

@@ -1,17 +1,27 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Action, Principal, Resource } from '../access/index.js';
+import type { Action, Principal, ProjectRef, Resource } from '../access/index.js';
 import type { Fields } from './fields.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface RouteContext {
   principal: Principal;
+  /** The project the request names (X-Capstan-Project header or /projects/<name>/ prefix), else the default. */
+  project: ProjectRef;
   request: FastifyRequest;
   reply: FastifyReply;
 }
 
-/** Either a permission to check, or a written reason why the route needs none. */
-export type RouteAccess<I> = { action: Action; resource: (input: I) => Resource } | { public: string };
+type Resources = Resource | Resource[];
+
+/**
+ * A permission to check; or, with a written reason, a route any signed-in principal may call (its
+ * service filters what each may see); or a route that needs no credentials at all.
+ */
+export type RouteAccess<I> =
+  | { action: Action; resource: (input: I, ctx: RouteContext) => Resources | Promise<Resources> }
+  | { signedIn: string }
+  | { public: string };
 
 /**
  * A route as data. The server registers these and nothing else: it parses `fields`, calls

@@ -1,5 +1,6 @@
-import { defineRoute, type RouteDef } from '../server/route.js';
+import { defineRoute, type RouteContext, type RouteDef } from '../server/route.js';
 import type { Fields } from '../server/fields.js';
+import { inProject, onExperiments } from './resources.js';
 import type { TrackingService } from './tracking.service.js';
 import { VIEW_TYPES, type KeyValue, type ViewType } from './types.js';
 import { compact, experimentToWire } from './wire.js';
@@ -17,20 +18,20 @@ const SEARCH_FIELDS: Fields = {
   view_type: { type: 'string', enum: VIEW_TYPES },
 };
 
-const read = { action: 'read' as const, resource: (i: Record<string, any>) => ({ kind: 'experiment' as const, id: i.experiment_id }) };
-const write = { action: 'write' as const, resource: (i: Record<string, any>) => ({ kind: 'experiment' as const, id: i.experiment_id }) };
-
 export function experimentRoutes(svc: TrackingService): RouteDef[] {
-  const search = async (i: Record<string, any>) => {
-    const page = await svc.searchExperiments({ maxResults: i.max_results, pageToken: i.page_token, filter: i.filter, orderBy: i.order_by, viewType: i.view_type as ViewType });
+  const idOf = (i: Record<string, any>) => [i.experiment_id as string];
+  const read = onExperiments(svc, 'read', idOf);
+  const write = onExperiments(svc, 'write', idOf);
+  const search = async (i: Record<string, any>, ctx: RouteContext) => {
+    const page = await svc.searchExperiments(ctx.project.projectId, { maxResults: i.max_results, pageToken: i.page_token, filter: i.filter, orderBy: i.order_by, viewType: i.view_type as ViewType });
     return compact({ experiments: page.items.map(experimentToWire), next_page_token: page.nextPageToken });
   };
   return [
     defineRoute({
       method: 'POST', path: '/experiments/create', mlflow: true, tag: 'experiments', summary: 'Create an experiment',
       fields: { name: { type: 'string', required: true }, artifact_location: { type: 'string' }, tags: { type: 'object[]', fields: KV_FIELDS } },
-      access: { action: 'write', resource: () => ({ kind: 'experiment' }) },
-      handler: async (i) => ({ experiment_id: await svc.createExperiment(i.name, i.artifact_location, kvList(i.tags)) }),
+      access: inProject('write'),
+      handler: async (i, ctx) => ({ experiment_id: await svc.createExperiment(ctx.project.projectId, i.name, i.artifact_location, kvList(i.tags)) }),
     }),
     defineRoute({
       method: 'GET', path: '/experiments/get', mlflow: true, tag: 'experiments', summary: 'Get an experiment by id (deleted ones too)',
@@ -40,16 +41,16 @@ export function experimentRoutes(svc: TrackingService): RouteDef[] {
     defineRoute({
       method: 'GET', path: '/experiments/get-by-name', mlflow: true, tag: 'experiments', summary: 'Get an experiment by name',
       fields: { experiment_name: { type: 'string', required: true } },
-      access: { action: 'read', resource: (i) => ({ kind: 'experiment', id: i.experiment_name }) },
-      handler: async (i) => ({ experiment: experimentToWire(await svc.getExperimentByName(i.experiment_name)) }),
+      access: inProject('read'),
+      handler: async (i, ctx) => ({ experiment: experimentToWire(await svc.getExperimentByName(ctx.project.projectId, i.experiment_name)) }),
     }),
     defineRoute({
       method: 'POST', path: '/experiments/search', mlflow: true, tag: 'experiments', summary: 'Search experiments',
-      fields: SEARCH_FIELDS, access: { action: 'read', resource: () => ({ kind: 'experiment' }) }, handler: search,
+      fields: SEARCH_FIELDS, access: inProject('read'), handler: search,
     }),
     defineRoute({
       method: 'GET', path: '/experiments/search', mlflow: true, tag: 'experiments', summary: 'Search experiments (query form)',
-      fields: SEARCH_FIELDS, access: { action: 'read', resource: () => ({ kind: 'experiment' }) }, handler: search,
+      fields: SEARCH_FIELDS, access: inProject('read'), handler: search,
     }),
     defineRoute({
       method: 'POST', path: '/experiments/update', mlflow: true, tag: 'experiments', summary: 'Rename an experiment',
@@ -58,7 +59,7 @@ export function experimentRoutes(svc: TrackingService): RouteDef[] {
     }),
     defineRoute({
       method: 'POST', path: '/experiments/delete', mlflow: true, tag: 'experiments', summary: 'Soft-delete an experiment and its runs',
-      fields: EXPERIMENT_ID, access: { action: 'delete', resource: write.resource },
+      fields: EXPERIMENT_ID, access: onExperiments(svc, 'delete', idOf),
       handler: async (i) => (await svc.setExperimentDeleted(i.experiment_id, true), {}),
     }),
     defineRoute({

@@ -67,9 +67,9 @@ export class ExperimentSql {
     try {
       return await this.db.transaction(async (tx) => {
         const row = await tx.get<{ experiment_id: number }>(
-          `INSERT INTO experiments (${fixedId === undefined ? '' : 'experiment_id, '}name, artifact_location, lifecycle_stage, creation_time, last_update_time)
-           VALUES (${fixedId === undefined ? '' : '?, '}?, ?, 'active', ?, ?) RETURNING experiment_id`,
-          [...(fixedId === undefined ? [] : [fixedId]), e.name, e.artifactLocation ?? '', e.now, e.now],
+          `INSERT INTO experiments (${fixedId === undefined ? '' : 'experiment_id, '}project_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time)
+           VALUES (${fixedId === undefined ? '' : '?, '}?, ?, ?, 'active', ?, ?) RETURNING experiment_id`,
+          [...(fixedId === undefined ? [] : [fixedId]), e.projectId, e.name, e.artifactLocation ?? '', e.now, e.now],
         );
         const id = String(row!.experiment_id);
         if (e.artifactLocation === null) {
@@ -98,20 +98,32 @@ export class ExperimentSql {
     return row ? (await this.withTags([row]))[0] : undefined;
   }
 
-  async getByName(name: string): Promise<Experiment | undefined> {
-    const row = await this.db.get<ExperimentRow>('SELECT * FROM experiments WHERE name = ?', [name]);
+  async getByName(projectId: number, name: string): Promise<Experiment | undefined> {
+    const row = await this.db.get<ExperimentRow>('SELECT * FROM experiments WHERE project_id = ? AND name = ?', [projectId, name]);
     return row ? (await this.withTags([row]))[0] : undefined;
   }
 
-  async search(q: SearchQuery): Promise<Experiment[]> {
+  async projectsOf(kind: 'experiment' | 'run', ids: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const keys = kind === 'experiment' ? ids.filter((id) => experimentKey(id) !== undefined) : [...ids];
+    if (keys.length === 0) return out;
+    const marks = keys.map(() => '?').join(', ');
+    const rows = kind === 'experiment'
+      ? await this.db.all<{ id: number | string; project_id: number | string }>(`SELECT experiment_id AS id, project_id FROM experiments WHERE experiment_id IN (${marks})`, keys.map(Number))
+      : await this.db.all<{ id: string; project_id: number | string }>(`SELECT r.run_uuid AS id, e.project_id FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id WHERE r.run_uuid IN (${marks})`, keys);
+    for (const r of rows) out.set(String(r.id), Number(r.project_id));
+    return out;
+  }
+
+  async search(projectId: number, q: SearchQuery): Promise<Experiment[]> {
     const where = compileWhere(EXPERIMENT_TARGET, q.clauses);
     const terms = q.orderBy.length ? q.orderBy : [{ kind: 'attribute' as const, key: 'creation_time', ascending: false }];
     const order = compileOrder(EXPERIMENT_TARGET, terms, 'e.experiment_id ASC');
     const rows = await this.db.all<ExperimentRow>(
       `SELECT e.* FROM experiments e ${order.joins.sql}
-       WHERE ${stageFilter('e.lifecycle_stage', q.viewType)} AND ${where.sql}
+       WHERE e.project_id = ? AND ${stageFilter('e.lifecycle_stage', q.viewType)} AND ${where.sql}
        ORDER BY ${order.orderBy} LIMIT ? OFFSET ?`,
-      [...order.joins.params, ...where.params, q.limit, q.offset],
+      [...order.joins.params, projectId, ...where.params, q.limit, q.offset],
     );
     return this.withTags(rows);
   }

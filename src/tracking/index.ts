@@ -3,3 +3,4 @@ export { TrackingService, defaultArtifactLocation, type TrackingOptions, type Se
 export { SqlTrackingStore } from './tracking.sql.js';
 export type { TrackingStore } from './tracking.store.js';
 export { trackingRoutes } from './tracking.routes.js';
+export { onRuns, onExperiments, inProject, runIdsOf } from './resources.js';

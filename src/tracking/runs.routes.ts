@@ -2,6 +2,7 @@ import { invalidParam } from '../errors/index.js';
 import { defineRoute, type RouteDef } from '../server/route.js';
 import type { Fields } from '../server/fields.js';
 import { KV_FIELDS, kvList } from './experiments.routes.js';
+import { onExperiments, onRuns, runIdsOf } from './resources.js';
 import type { TrackingService } from './tracking.service.js';
 import { RUN_STATUSES, VIEW_TYPES, type DatasetInput, type Metric, type RunStatus, type ViewType } from './types.js';
 import { compact, doubleToWire, runInfoToWire, runToWire, historyResponseJson } from './wire.js';
@@ -23,7 +24,6 @@ function runIdOf(i: Record<string, any>): string {
   return id;
 }
 
-const onRun = (action: 'read' | 'write' | 'delete') => ({ action, resource: (i: Record<string, any>) => ({ kind: 'run' as const, id: i.run_id ?? i.run_uuid }) });
 
 const metricsOf = (list: unknown): Metric[] =>
   ((list as { key: string; value: number; timestamp: number; step?: number }[] | undefined) ?? []).map((m) => ({ key: m.key, value: m.value, timestamp: m.timestamp, step: m.step ?? 0 }));
@@ -36,6 +36,7 @@ function inputsOf(list: unknown): DatasetInput[] {
 }
 
 export function runRoutes(svc: TrackingService): RouteDef[] {
+  const onRun = (action: 'read' | 'write' | 'delete') => onRuns(svc, action, runIdsOf);
   const search = async (i: Record<string, any>) => {
     const page = await svc.searchRuns({ experimentIds: i.experiment_ids ?? [], filter: i.filter, viewType: i.run_view_type as ViewType, maxResults: i.max_results, orderBy: i.order_by, pageToken: i.page_token });
     return compact({ runs: page.items.map(runToWire), next_page_token: page.nextPageToken });
@@ -44,7 +45,7 @@ export function runRoutes(svc: TrackingService): RouteDef[] {
     defineRoute({
       method: 'POST', path: '/runs/create', mlflow: true, tag: 'runs', summary: 'Create a run (status RUNNING)',
       fields: { experiment_id: { type: 'string' }, run_name: { type: 'string' }, start_time: { type: 'int' }, user_id: { type: 'string' }, tags: { type: 'object[]', fields: KV_FIELDS } },
-      access: { action: 'write', resource: (i) => ({ kind: 'experiment', id: i.experiment_id }) },
+      access: onExperiments(svc, 'write', (i) => [i.experiment_id || '0']),
       handler: async (i) => ({ run: runToWire(await svc.createRun({ experimentId: i.experiment_id, runName: i.run_name, startTime: i.start_time, userId: i.user_id, tags: kvList(i.tags) })) }),
     }),
     defineRoute({
@@ -109,7 +110,7 @@ export function runRoutes(svc: TrackingService): RouteDef[] {
     defineRoute({
       method: 'POST', path: '/runs/search', mlflow: true, tag: 'runs', summary: 'Search runs with the MLflow filter grammar',
       fields: { experiment_ids: { type: 'string[]' }, filter: { type: 'string' }, run_view_type: { type: 'string', enum: VIEW_TYPES }, max_results: { type: 'int' }, order_by: { type: 'string[]' }, page_token: { type: 'string' } },
-      access: { action: 'read', resource: () => ({ kind: 'experiment' }) }, handler: search,
+      access: onExperiments(svc, 'read', (i) => i.experiment_ids ?? []), handler: search,
     }),
     defineRoute({
       method: 'GET', path: '/metrics/get-history', mlflow: true, tag: 'runs', summary: 'Full history of one metric (paged when max_results is given)',
@@ -122,7 +123,7 @@ export function runRoutes(svc: TrackingService): RouteDef[] {
     defineRoute({
       method: 'GET', path: '/metrics/get-history-bulk', mlflow: true, tag: 'runs', summary: 'History of one metric for up to 100 runs (first 25000 points each)',
       fields: { run_id: { type: 'string[]', required: true }, metric_key: { type: 'string', required: true }, max_results: { type: 'int' } },
-      access: { action: 'read', resource: () => ({ kind: 'run' }) },
+      access: onRuns(svc, 'read', (i) => i.run_id),
       handler: async (i) => {
         const all = await svc.getMetricHistoryBulk(i.run_id, i.metric_key, i.max_results);
         const metrics = all.flatMap(({ runId, series }) =>
@@ -134,7 +135,7 @@ export function runRoutes(svc: TrackingService): RouteDef[] {
     defineRoute({
       method: 'GET', path: '/metrics/get-history-bulk-interval', mlflow: true, tag: 'runs', summary: 'Down-sampled history of one metric for up to 100 runs (charts)',
       fields: { run_ids: { type: 'string[]', required: true }, metric_key: { type: 'string', required: true }, start_step: { type: 'int' }, end_step: { type: 'int' }, max_results: { type: 'int' } },
-      access: { action: 'read', resource: () => ({ kind: 'run' }) },
+      access: onRuns(svc, 'read', (i) => i.run_ids),
       handler: async (i) => {
         const points = await svc.getMetricHistoryBulkInterval({ runIds: i.run_ids, key: i.metric_key, startStep: i.start_step, endStep: i.end_step, maxResults: i.max_results });
         return compact({ metrics: points.map((p) => ({ key: p.key, value: doubleToWire(p.value), timestamp: p.timestamp, step: p.step, run_id: p.runId })) });

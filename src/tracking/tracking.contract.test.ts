@@ -52,7 +52,7 @@ for (const { db: backend, skip } of await testDatabases()) {
       await drop();
     });
 
-    const newExperiment = (tags: KeyValue[] = []) => svc.createExperiment(unique('exp'), undefined, tags);
+    const newExperiment = (tags: KeyValue[] = []) => svc.createExperiment(1, unique('exp'), undefined, tags);
     async function newRun(experimentId?: string, extra: { runName?: string; startTime?: number; tags?: KeyValue[] } = {}): Promise<string> {
       const run = await svc.createRun({ experimentId: experimentId ?? (await newExperiment()), tags: extra.tags ?? [], runName: extra.runName, startTime: extra.startTime });
       return run.info.runId;
@@ -70,36 +70,36 @@ for (const { db: backend, skip } of await testDatabases()) {
       test('the Default experiment exists once with id 0', async () => {
         const e = await svc.getExperiment('0');
         assert.deepEqual([e.name, e.artifactLocation, e.lifecycleStage, e.tags], ['Default', 'mlflow-artifacts:/0', 'active', []]);
-        assert.equal((await svc.getExperimentByName('Default')).experimentId, '0');
-        const all = await svc.searchExperiments({ maxResults: 10, filter: "name = 'Default'", viewType: 'ALL' });
+        assert.equal((await svc.getExperimentByName(1, 'Default')).experimentId, '0');
+        const all = await svc.searchExperiments(1, { maxResults: 10, filter: "name = 'Default'", viewType: 'ALL' });
         assert.deepEqual(all.items.map((x) => x.experimentId), ['0']);
       });
 
       test('create, get and get-by-name', async () => {
         const name = unique('Exp');
-        const id = await svc.createExperiment(name, undefined, [kv('b', '2'), kv('a', '1')]);
+        const id = await svc.createExperiment(1, name, undefined, [kv('b', '2'), kv('a', '1')]);
         assert.match(id, /^[1-9]\d*$/);
         const e = await svc.getExperiment(id);
         assert.deepEqual(e, {
           experimentId: id, name, artifactLocation: `mlflow-artifacts:/${id}`, lifecycleStage: 'active',
           creationTime: clock, lastUpdateTime: clock, tags: [kv('a', '1'), kv('b', '2')],
         });
-        assert.deepEqual(await svc.getExperimentByName(name), e);
-        const custom = await svc.createExperiment(unique('exp'), 's3://bucket/x', []);
+        assert.deepEqual(await svc.getExperimentByName(1, name), e);
+        const custom = await svc.createExperiment(1, unique('exp'), 's3://bucket/x', []);
         assert.equal((await svc.getExperiment(custom)).artifactLocation, 's3://bucket/x');
         await rejectsWith(svc.getExperiment('987654'), 'RESOURCE_DOES_NOT_EXIST');
         await rejectsWith(svc.getExperiment('not-an-id'), 'RESOURCE_DOES_NOT_EXIST');
-        await rejectsWith(svc.getExperimentByName(name.toUpperCase()), 'RESOURCE_DOES_NOT_EXIST');
-        await rejectsWith(svc.createExperiment('  ', undefined, []), 'INVALID_PARAMETER_VALUE');
+        await rejectsWith(svc.getExperimentByName(1, name.toUpperCase()), 'RESOURCE_DOES_NOT_EXIST');
+        await rejectsWith(svc.createExperiment(1, '  ', undefined, []), 'INVALID_PARAMETER_VALUE');
       });
 
       test('a duplicate name, also of a deleted experiment, is RESOURCE_ALREADY_EXISTS', async () => {
         const name = unique('dup');
-        const id = await svc.createExperiment(name, undefined, []);
-        await rejectsWith(svc.createExperiment(name, undefined, []), 'RESOURCE_ALREADY_EXISTS', new RegExp(name));
+        const id = await svc.createExperiment(1, name, undefined, []);
+        await rejectsWith(svc.createExperiment(1, name, undefined, []), 'RESOURCE_ALREADY_EXISTS', new RegExp(name));
         await svc.setExperimentDeleted(id, true);
-        await rejectsWith(svc.createExperiment(name, undefined, [kv('t', 'v')]), 'RESOURCE_ALREADY_EXISTS');
-        assert.equal((await svc.getExperimentByName(name)).lifecycleStage, 'deleted');
+        await rejectsWith(svc.createExperiment(1, name, undefined, [kv('t', 'v')]), 'RESOURCE_ALREADY_EXISTS');
+        assert.equal((await svc.getExperimentByName(1, name)).lifecycleStage, 'deleted');
       });
 
       test('rename', async () => {
@@ -109,7 +109,7 @@ for (const { db: backend, skip } of await testDatabases()) {
         await svc.renameExperiment(a, newName);
         const e = await svc.getExperiment(a);
         assert.deepEqual([e.name, e.lastUpdateTime > e.creationTime], [newName, true]);
-        await rejectsWith(svc.getExperimentByName(oldName), 'RESOURCE_DOES_NOT_EXIST');
+        await rejectsWith(svc.getExperimentByName(1, oldName), 'RESOURCE_DOES_NOT_EXIST');
         await rejectsWith(svc.renameExperiment(b, newName), 'RESOURCE_ALREADY_EXISTS');
         await svc.setExperimentDeleted(b, true);
         await rejectsWith(svc.renameExperiment(b, unique('x')), 'INVALID_STATE');
@@ -152,12 +152,12 @@ for (const { db: backend, skip } of await testDatabases()) {
       const ids: Record<string, string> = {};
       before(async () => {
         for (const [name, team] of [['b', 'nlp'], ['a', 'cv'], ['d', 'nlp'], ['c', 'nlp'], ['e', 'cv']] as const) {
-          ids[name] = await svc.createExperiment(`${p}-${name}`, undefined, [kv('team', team)]);
+          ids[name] = await svc.createExperiment(1, `${p}-${name}`, undefined, [kv('team', team)]);
         }
         await svc.setExperimentDeleted(ids.e!, true);
       });
       const names = async (req: SearchRequest) => {
-        const page = await svc.searchExperiments({ maxResults: 100, ...req });
+        const page = await svc.searchExperiments(1, { maxResults: 100, ...req });
         return { names: page.items.map((e) => e.name.slice(p.length + 1)), next: page.nextPageToken };
       };
 
@@ -168,8 +168,8 @@ for (const { db: backend, skip } of await testDatabases()) {
         assert.deepEqual((await names({ filter: `name = '${p}-d'` })).names, ['d']);
         assert.deepEqual((await names({ filter: `name LIKE '${p}-%' AND tags.team = 'nlp'` })).names, ['c', 'd', 'b']);
         assert.deepEqual((await names({ filter: `name LIKE '${p}-%' AND tags.team != 'nlp'` })).names, ['a']);
-        await rejectsWith(svc.searchExperiments({ maxResults: 10, filter: 'metrics.x > 1' }), 'INVALID_PARAMETER_VALUE');
-        await rejectsWith(svc.searchExperiments({}), 'INVALID_PARAMETER_VALUE');
+        await rejectsWith(svc.searchExperiments(1, { maxResults: 10, filter: 'metrics.x > 1' }), 'INVALID_PARAMETER_VALUE');
+        await rejectsWith(svc.searchExperiments(1, {}), 'INVALID_PARAMETER_VALUE');
       });
 
       test('order_by and view types', async () => {
@@ -179,7 +179,7 @@ for (const { db: backend, skip } of await testDatabases()) {
         assert.deepEqual((await names({ filter, orderBy: ['creation_time ASC'] })).names, ['b', 'a', 'd', 'c']);
         assert.deepEqual((await names({ filter, viewType: 'DELETED_ONLY' })).names, ['e']);
         assert.deepEqual((await names({ filter, viewType: 'ALL', orderBy: ['name'] })).names, ['a', 'b', 'c', 'd', 'e']);
-        await rejectsWith(svc.searchExperiments({ maxResults: 10, orderBy: ['tags.team'] }), 'INVALID_PARAMETER_VALUE');
+        await rejectsWith(svc.searchExperiments(1, { maxResults: 10, orderBy: ['tags.team'] }), 'INVALID_PARAMETER_VALUE');
       });
 
       test('pages with tokens; the last page has no token', async () => {
@@ -198,7 +198,7 @@ for (const { db: backend, skip } of await testDatabases()) {
         const first = await names({ filter, orderBy: ['name'], maxResults: 2 });
         const second = await names({ filter, orderBy: ['name'], maxResults: 2, pageToken: first.next });
         assert.deepEqual([first.names, second.names, second.next], [['a', 'b'], ['c', 'd'], undefined]);
-        await rejectsWith(svc.searchExperiments({ maxResults: 2, pageToken: 'garbage' }), 'INVALID_PARAMETER_VALUE');
+        await rejectsWith(svc.searchExperiments(1, { maxResults: 2, pageToken: 'garbage' }), 'INVALID_PARAMETER_VALUE');
       });
     });
 

@@ -22,21 +22,46 @@ export interface SearchRequest {
 }
 
 /** Artifact locations MLflow clients resolve through the artifact proxy. */
+const PROJECT_CACHE_SIZE = 100_000;
+
 export const defaultArtifactLocation = (experimentId: string): string => `mlflow-artifacts:/${experimentId}`;
 
 /** Tracking rules: MLflow's validation and lifecycle semantics over a TrackingStore. */
 export class TrackingService {
   private readonly now: () => number;
+  private readonly experimentProjects = new Map<string, number>();
+  private readonly runProjects = new Map<string, number>();
 
   constructor(private readonly store: TrackingStore, private readonly options: TrackingOptions) {
     this.now = options.now ?? Date.now;
   }
 
-  async createExperiment(name: string, artifactLocation: string | undefined, tags: KeyValue[]): Promise<string> {
+  /**
+   * The project each experiment or run belongs to, for authorization. Cached without expiry: an
+   * experiment never changes project and a run never changes experiment.
+   */
+  async projectsOf(kind: 'experiment' | 'run', ids: readonly string[]): Promise<Map<string, number>> {
+    const cache = kind === 'experiment' ? this.experimentProjects : this.runProjects;
+    const found = new Map<string, number>();
+    const missing = ids.filter((id) => {
+      const p = cache.get(id);
+      if (p !== undefined) found.set(id, p);
+      return p === undefined;
+    });
+    if (missing.length === 0) return found;
+    for (const [id, p] of await this.store.projectsOf(kind, missing)) {
+      if (cache.size >= PROJECT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      cache.set(id, p);
+      found.set(id, p);
+    }
+    return found;
+  }
+
+  async createExperiment(projectId: number, name: string, artifactLocation: string | undefined, tags: KeyValue[]): Promise<string> {
     validateExperimentName(name);
     tags.forEach((t) => validateKey('tag', t.key));
     const fitted = tags.map((t) => fitValue('Experiment tag', t, LIMITS.tagValueLength, this.options.truncateLongValues));
-    return this.store.createExperiment({ name, artifactLocation: artifactLocation || null, tags: fitted, now: this.now() }, defaultArtifactLocation);
+    return this.store.createExperiment({ projectId, name, artifactLocation: artifactLocation || null, tags: fitted, now: this.now() }, defaultArtifactLocation);
   }
 
   async getExperiment(experimentId: string): Promise<Experiment> {
@@ -45,8 +70,8 @@ export class TrackingService {
     return e;
   }
 
-  async getExperimentByName(name: string): Promise<Experiment> {
-    const e = await this.store.getExperimentByName(name);
+  async getExperimentByName(projectId: number, name: string): Promise<Experiment> {
+    const e = await this.store.getExperimentByName(projectId, name);
     if (!e) throw notFound(`Could not find experiment with name '${name}'`);
     return e;
   }
@@ -59,11 +84,11 @@ export class TrackingService {
     return e;
   }
 
-  async searchExperiments(req: SearchRequest): Promise<Page<Experiment>> {
+  async searchExperiments(projectId: number, req: SearchRequest): Promise<Page<Experiment>> {
     if (!req.maxResults) throw invalidParam("Invalid value for parameter 'max_results': it must be a positive integer.");
     const limit = validateMaxResults(req.maxResults, 1000, LIMITS.searchMaxResults);
     const offset = decodePageToken(req.pageToken);
-    const rows = await this.store.searchExperiments({
+    const rows = await this.store.searchExperiments(projectId, {
       viewType: req.viewType ?? 'ACTIVE_ONLY',
       clauses: parseFilter(req.filter, 'experiment'),
       orderBy: parseOrderBy(req.orderBy, 'experiment'),

@@ -21,7 +21,7 @@ export class SqlTrackingStore implements TrackingStore {
   async ensureDefaultExperiment(defaultLocation: (id: string) => string, now: number): Promise<void> {
     if (await this.experiments.get('0')) return;
     await this.experiments
-      .create({ name: 'Default', artifactLocation: defaultLocation('0'), tags: [], now }, defaultLocation, 0)
+      .create({ projectId: 1, name: 'Default', artifactLocation: defaultLocation('0'), tags: [], now }, defaultLocation, 0)
       .catch(async (err) => {
         // Another process created it first.
         if (!(await this.experiments.get('0'))) throw err;
@@ -30,8 +30,9 @@ export class SqlTrackingStore implements TrackingStore {
 
   createExperiment(e: NewExperiment, loc: (id: string) => string) { return this.experiments.create(e, loc); }
   getExperiment(id: string) { return this.experiments.get(id); }
-  getExperimentByName(name: string) { return this.experiments.getByName(name); }
-  searchExperiments(q: SearchQuery) { return this.experiments.search(q); }
+  getExperimentByName(projectId: number, name: string) { return this.experiments.getByName(projectId, name); }
+  searchExperiments(projectId: number, q: SearchQuery) { return this.experiments.search(projectId, q); }
+  projectsOf(kind: 'experiment' | 'run', ids: readonly string[]) { return this.experiments.projectsOf(kind, ids); }
   renameExperiment(id: string, name: string, now: number) { return this.experiments.rename(id, name, now); }
   setExperimentStage(id: string, stage: LifecycleStage, now: number) { return this.experiments.setStage(id, stage, now); }
   setExperimentTag(id: string, tag: KeyValue, now: number) { return this.experiments.setTag(id, tag, now); }

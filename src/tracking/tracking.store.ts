@@ -4,6 +4,7 @@ import type { Clause, OrderTerm } from './search-filter.js';
 import type { Batch, DatasetInput, Experiment, KeyValue, LifecycleStage, Metric, Run, RunInfo, RunRef, RunStatus, ViewType } from './types.js';
 
 export interface NewExperiment {
+  projectId: number;
   name: string;
   /** null: the store derives it from the new id with `defaultArtifactLocation`. */
   artifactLocation: string | null;
@@ -39,8 +40,10 @@ export interface SearchQuery {
 export interface TrackingStore {
   createExperiment(e: NewExperiment, defaultArtifactLocation: (experimentId: string) => string): Promise<string>;
   getExperiment(experimentId: string): Promise<Experiment | undefined>;
-  getExperimentByName(name: string): Promise<Experiment | undefined>;
-  searchExperiments(q: SearchQuery): Promise<Experiment[]>;
+  getExperimentByName(projectId: number, name: string): Promise<Experiment | undefined>;
+  searchExperiments(projectId: number, q: SearchQuery): Promise<Experiment[]>;
+  /** The project of each experiment (by experiment id) or run (by run id) that exists. */
+  projectsOf(kind: 'experiment' | 'run', ids: readonly string[]): Promise<Map<string, number>>;
   renameExperiment(experimentId: string, name: string, now: number): Promise<void>;
   /** Moves the experiment and all its runs to `stage`. */
   setExperimentStage(experimentId: string, stage: LifecycleStage, now: number): Promise<void>;

@@ -101,8 +101,17 @@ describe('artifact proxy', () => {
     const created = assertOk(await call(app, 'POST', `${mpu}/create/2/run/artifacts/big`, { path: '/tmp/local/model.bin', num_parts: parts.length }));
     assert.equal(created.credentials.length, parts.length);
     const etags: string[] = [];
+    const first = new URL(created.credentials[0].url);
+    const unsigned = await app.inject({ method: 'PUT', url: first.pathname, payload: parts[0] });
+    assert.equal(unsigned.statusCode, 403, 'a part URL without its signature must be refused');
+    const forged = await app.inject({ method: 'PUT', url: `${first.pathname}?expires=${first.searchParams.get('expires')}&signature=${'A'.repeat(43)}`, payload: parts[0] });
+    assert.equal(forged.statusCode, 403, 'a part URL with a wrong signature must be refused');
+    const otherPart = new URL(created.credentials[1].url);
+    const swapped = await app.inject({ method: 'PUT', url: `${first.pathname}${otherPart.search}`, payload: parts[0] });
+    assert.equal(swapped.statusCode, 403, "one part's signature must not open another part's URL");
     for (const [i, cred] of created.credentials.entries()) {
-      const put = await app.inject({ method: 'PUT', url: new URL(cred.url).pathname, payload: parts[i] });
+      const url = new URL(cred.url);
+      const put = await app.inject({ method: 'PUT', url: url.pathname + url.search, payload: parts[i] });
       assert.equal(put.statusCode, 200, put.body);
       etags.push(String(put.headers.etag));
     }

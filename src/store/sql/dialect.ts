@@ -14,6 +14,12 @@ export interface Dialect {
   /** Statement run first inside a migration transaction to serialise migrators across processes;
    *  null where beginning a write transaction already does that (SQLite's BEGIN IMMEDIATE). */
   readonly migrationLockSql: string | null;
+  /** Statement that serialises writers of one kind (audit chain appends) until commit; null where
+   *  a write transaction is already exclusive (SQLite). */
+  writeLockSql(key: number): string | null;
+  /** Moves an identity column's generator past rows inserted with explicit ids; null where the
+   *  engine tracks that itself (SQLite AUTOINCREMENT). */
+  syncIdentitySql(table: string, column: string): string | null;
   /** Highest number of bound parameters one statement may carry. */
   readonly maxParams: number;
   /** Rewrites `?` placeholders into the driver's form (PostgreSQL `$1`). */
@@ -26,6 +32,8 @@ export const sqliteDialect: Dialect = {
   clusteredTableSuffix: ' WITHOUT ROWID',
   longTextEqualityIndex: (name, table, column) => `CREATE INDEX ${name} ON ${table} (${column})`,
   migrationLockSql: null,
+  writeLockSql: () => null,
+  syncIdentitySql: () => null,
   maxParams: 32766,
   placeholders: (sql) => sql,
 };
@@ -37,6 +45,9 @@ export const postgresDialect: Dialect = {
   // A btree entry is limited to about 2.7 kB; MLflow param values go to 6000 characters.
   longTextEqualityIndex: (name, table, column) => `CREATE INDEX ${name} ON ${table} USING hash (${column})`,
   migrationLockSql: 'SELECT pg_advisory_xact_lock(7261626)',
+  writeLockSql: (key) => `SELECT pg_advisory_xact_lock(${Math.trunc(key)})`,
+  syncIdentitySql: (table, column) =>
+    `SELECT setval(pg_get_serial_sequence('${table}', '${column}'), COALESCE(MAX(${column}), 0) + 1, false) FROM ${table}`,
   maxParams: 65535,
   placeholders: toDollarPlaceholders,
 };

@@ -109,4 +109,101 @@ export const MIGRATIONS: readonly Migration[] = [
       )${clustered}`,
     ],
   },
+  {
+    version: 2,
+    name: 'access',
+    statements: ({ types: t, clusteredTableSuffix: clustered, syncIdentitySql }) => [
+      `CREATE TABLE projects (
+        project_id ${t.id},
+        name ${t.text} NOT NULL UNIQUE,
+        description ${t.text} NOT NULL,
+        created_time ${t.bigint} NOT NULL
+      )`,
+      `INSERT INTO projects (project_id, name, description, created_time) VALUES (1, 'default', 'The project every request uses unless it names another.', 0)`,
+      // Experiment names become unique per project: rebuilt rather than altered, since SQLite cannot
+      // drop a UNIQUE constraint in place.
+      `CREATE TABLE experiments_v2 (
+        experiment_id ${t.id},
+        project_id ${t.bigint} NOT NULL,
+        name ${t.text} NOT NULL,
+        artifact_location ${t.text} NOT NULL,
+        lifecycle_stage ${t.text} NOT NULL,
+        creation_time ${t.bigint} NOT NULL,
+        last_update_time ${t.bigint} NOT NULL,
+        UNIQUE (project_id, name)
+      )`,
+      `INSERT INTO experiments_v2 (experiment_id, project_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time)
+       SELECT experiment_id, 1, name, artifact_location, lifecycle_stage, creation_time, last_update_time FROM experiments`,
+      'DROP TABLE experiments',
+      'ALTER TABLE experiments_v2 RENAME TO experiments',
+      // Users, robot accounts and OIDC identities; password_hash is null for robots and OIDC.
+      `CREATE TABLE principals (
+        principal_id ${t.id},
+        name ${t.text} NOT NULL UNIQUE,
+        kind ${t.text} NOT NULL,
+        password_hash ${t.text},
+        is_owner SMALLINT NOT NULL,
+        disabled SMALLINT NOT NULL,
+        created_time ${t.bigint} NOT NULL,
+        failed_logins ${t.bigint} NOT NULL,
+        locked_until ${t.bigint} NOT NULL
+      )`,
+      `CREATE TABLE memberships (
+        project_id ${t.bigint} NOT NULL,
+        principal_id ${t.bigint} NOT NULL,
+        role ${t.text} NOT NULL,
+        created_time ${t.bigint} NOT NULL,
+        PRIMARY KEY (project_id, principal_id)
+      )${clustered}`,
+      'CREATE INDEX memberships_principal ON memberships (principal_id)',
+      // Only the sha256 of a token is kept; the token itself is shown once.
+      `CREATE TABLE api_tokens (
+        token_id ${t.id},
+        principal_id ${t.bigint} NOT NULL,
+        name ${t.text} NOT NULL,
+        kind ${t.text} NOT NULL,
+        token_hash ${t.text} NOT NULL UNIQUE,
+        scopes ${t.text} NOT NULL,
+        project_id ${t.bigint},
+        created_time ${t.bigint} NOT NULL,
+        expires_at ${t.bigint},
+        revoked_at ${t.bigint},
+        last_used_at ${t.bigint}
+      )`,
+      'CREATE INDEX api_tokens_principal ON api_tokens (principal_id)',
+      // A hash chain: each event's hash covers its content and the previous event's hash.
+      `CREATE TABLE audit_events (
+        seq ${t.bigint} PRIMARY KEY,
+        time ${t.bigint} NOT NULL,
+        actor ${t.text} NOT NULL,
+        token_id ${t.text},
+        action ${t.text} NOT NULL,
+        resource ${t.text} NOT NULL,
+        project ${t.text},
+        outcome ${t.text} NOT NULL,
+        summary ${t.text} NOT NULL,
+        request_id ${t.text},
+        client_ip ${t.text},
+        prev_hash ${t.text} NOT NULL,
+        hash ${t.text} NOT NULL
+      )`,
+      'CREATE INDEX audit_events_time ON audit_events (time)',
+      `CREATE TABLE secrets (
+        project_id ${t.bigint} NOT NULL,
+        name ${t.text} NOT NULL,
+        key_id ${t.text} NOT NULL,
+        sealed ${t.blob} NOT NULL,
+        created_time ${t.bigint} NOT NULL,
+        updated_time ${t.bigint} NOT NULL,
+        updated_by ${t.text} NOT NULL,
+        PRIMARY KEY (project_id, name)
+      )${clustered}`,
+      // Server-wide values every replica must share (the key that signs upload URLs).
+      `CREATE TABLE server_state (
+        key ${t.text} PRIMARY KEY,
+        value ${t.text} NOT NULL
+      )${clustered}`,
+      ...[syncIdentitySql('projects', 'project_id'), syncIdentitySql('experiments', 'experiment_id')].filter((s): s is string => s !== null),
+    ],
+  },
 ];

@@ -1,0 +1,80 @@
+import type { FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import { ANONYMOUS, credentialsOf, DEFAULT_PROJECT, LOCAL_ADMIN, type AccessService, type AuditLog, type Authenticator } from '../access/index.js';
+import { AppError } from '../errors/index.js';
+import { secretValues } from '../observability/secret-values.js';
+import type { RateLimiter } from './rate-limit.js';
+
+export const PROJECT_HEADER = 'x-capstan-project';
+/** `/projects/<name>/api/...`: for clients that cannot add a header (MLflow's tracking URI). */
+const PROJECT_PREFIX = /^\/projects\/([a-z0-9][a-z0-9._-]{0,62})(\/(?:api|ajax-api)\/.*)$/;
+
+export interface RequestAccess {
+  /** Authentication off: every request acts as the local admin (only allowed on loopback). */
+  isAuthOn: boolean;
+  authenticator: Authenticator;
+  access: AccessService;
+  audit: AuditLog;
+  limiter: RateLimiter;
+}
+
+type RawWithProject = IncomingMessage & { capstanProject?: string };
+
+/** Fastify's rewriteUrl: strips a project prefix, remembering the name for the request. */
+export function stripProjectPrefix(raw: IncomingMessage): string {
+  const url = raw.url ?? '/';
+  const m = PROJECT_PREFIX.exec(url);
+  if (!m) return url;
+  (raw as RawWithProject).capstanProject = m[1];
+  return m[2]!;
+}
+
+/**
+ * Who is asking and in which project, before the body is read: credentials → principal (or 401),
+ * rate limit, project selection. Public routes skip credentials entirely, so probes never fail on
+ * a stale token.
+ */
+export async function admitRequest(request: FastifyRequest, ra: RequestAccess): Promise<void> {
+  const route = request.routeOptions.config?.capstanRoute;
+  request.project = DEFAULT_PROJECT;
+  if (!route || 'public' in route.access) {
+    request.principal = ra.isAuthOn ? ANONYMOUS : LOCAL_ADMIN;
+    if (route && ra.isAuthOn && route.tag !== 'operations') ra.limiter.take(`ip:${request.ip}`);
+    return;
+  }
+  if (!ra.isAuthOn) {
+    request.principal = LOCAL_ADMIN;
+  } else {
+    const credentials = credentialsOf(request.headers.authorization);
+    if (!credentials) throw new AppError('UNAUTHENTICATED', 'Sign in: send "Authorization: Bearer <token>" (MLFLOW_TRACKING_TOKEN) or HTTP Basic credentials (MLFLOW_TRACKING_USERNAME/PASSWORD).');
+    if (credentials.kind === 'basic') request.claimedName = credentials.username;
+    request.principal = await ra.authenticator.authenticate(credentials);
+    secretValues.add(credentials.kind === 'bearer' ? credentials.token : credentials.password);
+    ra.limiter.take(`principal:${request.principal.id}`);
+  }
+  const named = (request.headers[PROJECT_HEADER] as string | undefined) ?? (request.raw as RawWithProject).capstanProject;
+  if (named) request.project = await ra.access.project(named);
+  else if (request.principal.tokenProjectId !== null) request.project = await ra.access.projectById(request.principal.tokenProjectId);
+}
+
+/** Every refused sign-in and every denial is an audit event of its own. */
+export async function auditRefusal(err: unknown, request: FastifyRequest, ra: RequestAccess): Promise<void> {
+  if (!(err instanceof AppError) || (err.code !== 'UNAUTHENTICATED' && err.code !== 'PERMISSION_DENIED')) return;
+  const principal = request.principal && request.principal !== ANONYMOUS ? request.principal : null;
+  const details = err.details ?? {};
+  try {
+    await ra.audit.appendAlone({
+      actor: principal?.name ?? request.claimedName ?? 'anonymous',
+      token_id: principal?.tokenId ?? (typeof details.token_id === 'string' ? details.token_id : null),
+      action: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
+      resource: typeof details.resource === 'string' ? `${details.resource}${typeof details.id === 'string' ? `:${details.id}` : ''}` : '',
+      project: request.project?.name ?? null,
+      outcome: err.code === 'UNAUTHENTICATED' ? 'failed' : 'denied',
+      summary: JSON.stringify({ error_code: err.code, message: secretValues.scrub(err.message) }),
+      request_id: request.id,
+      client_ip: request.ip,
+    });
+  } catch (auditErr) {
+    request.log.error({ err: auditErr }, 'could not record a refused request in the audit log');
+  }
+}
