@@ -94,6 +94,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     clientErrorHandler: sendClientError,
   });
   guardRouteRegistration(app);
+  const runtime = { audit: opts.access.audit, projectName: async (id: number) => (await opts.access.access.projectById(id)).name };
   installHooks(app, opts);
   app.removeAllContentTypeParsers();
   // Every body is read as text and parsed as JSON whatever its declared type: MLflow clients are not
@@ -112,12 +113,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) =>
     sendError(new AppError('ENDPOINT_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`), request, reply),
   );
-  registerRoutes(app, opts.routes.filter((r) => !r.rawBody), opts.access.audit);
+  registerRoutes(app, opts.routes.filter((r) => !r.rawBody), runtime);
   // Streaming routes live in their own context whose parser leaves the body unread for the handler.
   await app.register(async (streaming) => {
     streaming.removeAllContentTypeParsers();
     streaming.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
-    registerRoutes(streaming, opts.routes.filter((r) => r.rawBody), opts.access.audit);
+    registerRoutes(streaming, opts.routes.filter((r) => r.rawBody), runtime);
   });
   return app;
 }

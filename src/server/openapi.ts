@@ -1,3 +1,4 @@
+import { minimumRole, type Action, type Role } from '../access/index.js';
 import { ERROR_CODES } from '../errors/index.js';
 import type { FieldSpec, Fields } from './fields.js';
 import { urlsOf } from './register.js';
@@ -39,6 +40,13 @@ function openApiPath(url: string): string {
   return url.replace(/:([A-Za-z_]\w*)/g, '{$1}').replace(/\*$/, '{path}');
 }
 
+/** What a route requires, as docs/access.md and the access matrix test read it. */
+export function accessOf(route: RouteDef): { action: Action; minimum_role: Role } | { signed_in: string } | { public: string } {
+  if ('action' in route.access) return { action: route.access.action, minimum_role: minimumRole(route.access.action) };
+  if ('signedIn' in route.access) return { signed_in: route.access.signedIn };
+  return { public: route.access.public };
+}
+
 function operation(route: RouteDef): Record<string, unknown> {
   const op: Record<string, unknown> = {
     summary: route.summary,
@@ -49,6 +57,7 @@ function operation(route: RouteDef): Record<string, unknown> {
     },
   };
   if ('public' in route.access) op.security = [];
+  op['x-capstan-access'] = accessOf(route);
   const pathParams = [...route.path.matchAll(/:([A-Za-z_]\w*)|\*$/g)].map((m) => ({ name: m[1] ?? 'path', in: 'path', required: true, schema: { type: 'string' } }));
   if (route.fields && route.method === 'GET') {
     const query = Object.entries(route.fields).map(([name, s]) => ({ name, in: 'query', required: !!s.required, schema: schemaOf(s) }));
@@ -87,7 +96,7 @@ export function buildOpenApi(routes: readonly RouteDef[], version: string): Reco
           },
         },
       },
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A Capstan API or session token, or an OIDC JWT from the configured issuer.' }, basic: { type: 'http', scheme: 'basic' } },
     },
   };
 }

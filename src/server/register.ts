@@ -43,9 +43,21 @@ function inputOf(route: RouteDef, request: FastifyRequest): Record<string, unkno
 const describe = (resources: Resource[]) => resources.map((r) => (r.id ? `${r.kind}:${r.id}` : r.kind)).join(',');
 
 /** Only requests that can change state leave an audit event (reads are in the access log). */
-const changesState = (route: RouteDef) => route.method !== 'GET';
+const changesState = (route: RouteDef) => ('action' in route.access ? route.access.action !== 'read' : route.method !== 'GET');
 
-async function handle(route: RouteDef, request: FastifyRequest, reply: FastifyReply, audit: AuditLog): Promise<unknown> {
+export interface RouteRuntime {
+  audit: AuditLog;
+  /** Name of a project id, for audit events. */
+  projectName(projectId: number): Promise<string>;
+}
+
+async function projectOf(resources: Resource[], request: FastifyRequest, runtime: RouteRuntime): Promise<string | null> {
+  const id = resources.find((r) => r.projectId !== null)?.projectId;
+  if (id === undefined) return resources.length ? null : request.project.name;
+  return id === request.project.projectId ? request.project.name : runtime.projectName(id!);
+}
+
+async function handle(route: RouteDef, request: FastifyRequest, reply: FastifyReply, runtime: RouteRuntime): Promise<unknown> {
   const input = inputOf(route, request);
   const ctx: RouteContext = { principal: request.principal, project: request.project, request, reply };
   let resources: Resource[] = [];
@@ -62,20 +74,20 @@ async function handle(route: RouteDef, request: FastifyRequest, reply: FastifyRe
     token_id: request.principal.tokenId,
     action: `${route.method} ${request.routeOptions.url}`,
     resource: describe(resources),
-    project: request.project.name,
+    project: await projectOf(resources, request, runtime),
     outcome: 'ok' as const,
     summary: secretValues.scrub(JSON.stringify({ input: summarizeInput(route.fields, input) })),
     request_id: request.id,
     client_ip: request.ip,
   };
-  return runAudited(audit, record, run);
+  return runAudited(runtime.audit, record, run);
 }
 
 /**
  * The only way routes reach the server: parse → authorize → handler. Fastify's onRoute hook refuses
  * any route registered another way, so no route can skip authorize().
  */
-export function registerRoutes(app: FastifyInstance, routes: readonly RouteDef[], audit: AuditLog): void {
+export function registerRoutes(app: FastifyInstance, routes: readonly RouteDef[], runtime: RouteRuntime): void {
   for (const route of routes) {
     for (const url of urlsOf(route)) {
       app.route({
@@ -83,7 +95,7 @@ export function registerRoutes(app: FastifyInstance, routes: readonly RouteDef[]
         url,
         config: { capstanRoute: route },
         handler: async (request: FastifyRequest, reply: FastifyReply) => {
-          const result = await handle(route, request, reply, audit);
+          const result = await handle(route, request, reply, runtime);
           return reply.sent ? reply : result;
         },
       });
