@@ -83,6 +83,8 @@ export function buildOpenApi(routes: readonly RouteDef[], version: string): Reco
     openapi: '3.1.0',
     info: { title: 'Capstan API', version, description: 'Experiment tracking (MLflow-compatible), artifacts and operations endpoints of Capstan.' },
     paths,
+    // Public operations override this with an empty list.
+    security: [{ bearer: [] }, { basic: [] }],
     components: {
       schemas: {
         Error: {
