@@ -9,7 +9,7 @@ const row = (e: WireExperiment) => ({ ...e, created: new Date(e.creation_time).t
 
 export async function experimentsCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseCommand(args, { ...REMOTE_OPTIONS, filter: { type: 'string' }, all: { type: 'boolean', default: false } }, USAGE);
-  const client = clientFor(values.url);
+  const client = clientFor(values);
   const [verb, arg] = positionals;
   switch (verb) {
     case 'list': {

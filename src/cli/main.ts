@@ -9,6 +9,15 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   config: async () => (await import('./config.js')).configCommand,
   experiments: async () => (await import('./experiments.js')).experimentsCommand,
   runs: async () => (await import('./runs.js')).runsCommand,
+  login: async () => (await import('./access.js')).loginCommand,
+  logout: async () => (await import('./access.js')).logoutCommand,
+  projects: async () => (await import('./access.js')).projectsCommand,
+  members: async () => (await import('./access.js')).membersCommand,
+  accounts: async () => (await import('./access.js')).accountsCommand,
+  tokens: async () => (await import('./access.js')).tokensCommand,
+  admin: async () => (await import('./admin.js')).adminCommand,
+  audit: async () => (await import('./admin.js')).auditCommand,
+  secrets: async () => (await import('./admin.js')).secretsCommand,
 };
 
 const HELP = `capstan — one service for the ML lifecycle
@@ -18,6 +27,18 @@ commands:
   config        show the effective configuration (--print)
   experiments   list | create | get
   runs          list | search | get
+  login         sign in with a password; the session token is kept per server URL
+  logout        forget the stored session token
+  projects      list | create | delete
+  members       list | add | remove  (project roles: viewer, editor, deployer, admin)
+  accounts      list | create | disable | enable  (users and robot accounts; owners only)
+  tokens        create | list | revoke  (API tokens with scopes, project and expiry)
+  admin         create  (the first owner, straight in the database)
+  audit         verify | export  (the tamper-evident audit log)
+  secrets       set | list | rm | keygen | rotate
+
+Client commands take --url (or CAPSTAN_URL), --token (or CAPSTAN_TOKEN, else the stored login)
+and --project (or CAPSTAN_PROJECT).
 
 Run 'capstan <command> --help' for a command's flags.`;
 

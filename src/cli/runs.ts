@@ -18,7 +18,7 @@ export async function runsCommand(args: string[]): Promise<void> {
     max: { type: 'string', default: '100' },
   } as const;
   const { values, positionals } = parseCommand(args, options, USAGE);
-  const client = clientFor(values.url);
+  const client = clientFor(values);
   const [verb, arg] = positionals;
   if (verb === 'get') {
     if (!arg) fail(`missing run id\nusage: ${USAGE}`);

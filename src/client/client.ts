@@ -1,9 +1,17 @@
+import type { NewTokenRequest, WireAccount, WireAuditEvent, WireAuditVerdict, WireProject, WireSecret, WireToken } from './access.client.js';
+
 /** Typed HTTP client for Capstan's API, used by the CLI and by users' TypeScript code. */
 export interface ClientOptions {
   url: string;
+  /** An API or session token (or an OIDC JWT), sent as a Bearer credential. */
   token?: string;
+  /** The project requests act in (X-Capstan-Project); the server's default project when absent. */
+  project?: string;
   fetch?: typeof fetch;
 }
+
+const API = '/api/capstan';
+const seg = encodeURIComponent;
 
 export class CapstanError extends Error {
   constructor(readonly status: number, readonly errorCode: string, message: string, readonly requestId?: string) {
@@ -73,6 +81,7 @@ export class CapstanClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    if (this.options.project) headers['x-capstan-project'] = this.options.project;
     const res = await this.doFetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
     const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
@@ -133,6 +142,85 @@ export class CapstanClient {
       token = page.next_page_token;
     } while (token);
     return out;
+  }
+
+  async login(username: string, password: string): Promise<{ token: string; expires_at: string }> {
+    return this.call('POST', `${API}/auth/login`, { username, password });
+  }
+
+  async whoami() {
+    return this.call<{ name: string; kind: string; is_owner: boolean; scopes: string[] | null; token_id: string | null; project: string; projects: { name: string; role: string }[] }>('GET', `${API}/auth/whoami`);
+  }
+
+  async listProjects(): Promise<WireProject[]> {
+    return (await this.call<{ projects: WireProject[] }>('GET', `${API}/projects`)).projects;
+  }
+
+  async createProject(name: string, description = ''): Promise<WireProject> {
+    return (await this.call<{ project: WireProject }>('POST', `${API}/projects`, { name, description })).project;
+  }
+
+  async deleteProject(name: string): Promise<void> {
+    await this.call('DELETE', `${API}/projects/${seg(name)}`);
+  }
+
+  async listMembers(project: string): Promise<{ account: string; role: string }[]> {
+    return (await this.call<{ members: { account: string; role: string }[] }>('GET', `${API}/projects/${seg(project)}`)).members;
+  }
+
+  async setMember(project: string, account: string, role: string): Promise<{ previous_role: string | null }> {
+    return this.call('PUT', `${API}/projects/${seg(project)}/members/${seg(account)}`, { role });
+  }
+
+  async removeMember(project: string, account: string): Promise<void> {
+    await this.call('DELETE', `${API}/projects/${seg(project)}/members/${seg(account)}`);
+  }
+
+  async listAccounts(): Promise<WireAccount[]> {
+    return (await this.call<{ accounts: WireAccount[] }>('GET', `${API}/accounts`)).accounts;
+  }
+
+  async createAccount(req: { name: string; kind?: 'user' | 'robot'; password?: string; is_owner?: boolean }): Promise<WireAccount> {
+    return (await this.call<{ account: WireAccount }>('POST', `${API}/accounts`, req)).account;
+  }
+
+  async updateAccount(name: string, change: { password?: string; disabled?: boolean; is_owner?: boolean }): Promise<WireAccount> {
+    return (await this.call<{ account: WireAccount }>('PATCH', `${API}/accounts/${seg(name)}`, change)).account;
+  }
+
+  /** The token's value is in this response only. */
+  async createToken(req: NewTokenRequest): Promise<{ token: string; info: WireToken }> {
+    return this.call('POST', `${API}/tokens`, req);
+  }
+
+  async listTokens(): Promise<WireToken[]> {
+    return (await this.call<{ tokens: WireToken[] }>('GET', `${API}/tokens`)).tokens;
+  }
+
+  async revokeToken(tokenId: string): Promise<void> {
+    await this.call('DELETE', `${API}/tokens/${seg(tokenId)}`);
+  }
+
+  async listSecrets(project: string): Promise<WireSecret[]> {
+    return (await this.call<{ secrets: WireSecret[] }>('GET', `${API}/projects/${seg(project)}/secrets`)).secrets;
+  }
+
+  async setSecret(project: string, name: string, value: string): Promise<void> {
+    await this.call('PUT', `${API}/projects/${seg(project)}/secrets/${seg(name)}`, { value });
+  }
+
+  async deleteSecret(project: string, name: string): Promise<void> {
+    await this.call('DELETE', `${API}/projects/${seg(project)}/secrets/${seg(name)}`);
+  }
+
+  /** One page of audit events after `afterSeq`. */
+  async auditEvents(req: { since?: string; after_seq?: number; max_results?: number } = {}) {
+    const query = { since: req.since, after_seq: req.after_seq?.toString(), max_results: req.max_results?.toString() };
+    return this.call<{ events: WireAuditEvent[]; next_after_seq: number | null }>('GET', `${API}/audit/events`, undefined, query);
+  }
+
+  async auditVerify(): Promise<WireAuditVerdict> {
+    return this.call('GET', `${API}/audit/verify`);
   }
 
   async health(): Promise<boolean> {

@@ -1,1 +1,2 @@
 export { CapstanClient, CapstanError, type ClientOptions, type WireExperiment, type WireRun, type WireRunInfo, type WireMetric, type SearchRunsRequest } from './client.js';
+export type { WireAccount, WireAuditEvent, WireAuditVerdict, WireProject, WireSecret, WireToken, NewTokenRequest } from './access.client.js';

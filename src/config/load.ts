@@ -96,7 +96,7 @@ function readEnv(env: Record<string, string | undefined>): Map<SettingKey, unkno
 }
 
 /** Variables that are not settings but are read by tests and tools. */
-const IGNORED_ENV = new Set(['CAPSTAN_SLOW_TESTS', 'CAPSTAN_TEST_PG_URL', 'CAPSTAN_TEST_REDIS_URL', 'CAPSTAN_UPDATE_SCHEMA_SNAPSHOTS', 'CAPSTAN_URL']);
+const IGNORED_ENV = new Set(['CAPSTAN_SLOW_TESTS', 'CAPSTAN_TEST_PG_URL', 'CAPSTAN_TEST_REDIS_URL', 'CAPSTAN_UPDATE_SCHEMA_SNAPSHOTS', 'CAPSTAN_URL', 'CAPSTAN_TOKEN', 'CAPSTAN_PROJECT']);
 
 /** Precedence: defaults < file < environment < flags. The result is frozen. */
 export function loadConfig(sources: ConfigSources = {}): Config {

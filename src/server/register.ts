@@ -43,7 +43,7 @@ function inputOf(route: RouteDef, request: FastifyRequest): Record<string, unkno
 const describe = (resources: Resource[]) => resources.map((r) => (r.id ? `${r.kind}:${r.id}` : r.kind)).join(',');
 
 /** Only requests that can change state leave an audit event (reads are in the access log). */
-const changesState = (route: RouteDef) => ('action' in route.access ? route.access.action !== 'read' : route.method !== 'GET');
+const changesState = (route: RouteDef) => route.method !== 'GET' && !('action' in route.access && route.access.action === 'read');
 
 export interface RouteRuntime {
   audit: AuditLog;
