@@ -11,7 +11,7 @@ const API = '/api/capstan';
 type Input = Record<string, any>;
 
 const SERVER = { kind: 'server', projectId: null } as const;
-const onServer = (action: Action): RouteAccess<Input> => ({ action, resource: () => SERVER });
+const onServer = (action: Action): RouteAccess<Input> => ({ action, resource: () => SERVER, serverWide: true });
 /** A project named in the path, resolved so authorize() sees its id. */
 const onProject = (svc: AccessService, action: Action, kind: 'project' | 'member' | 'secret' = 'project'): RouteAccess<Input> => ({
   action,

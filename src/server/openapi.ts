@@ -41,8 +41,8 @@ function openApiPath(url: string): string {
 }
 
 /** What a route requires, as docs/access.md and the access matrix test read it. */
-export function accessOf(route: RouteDef): { action: Action; minimum_role: Role } | { signed_in: string } | { public: string } {
-  if ('action' in route.access) return { action: route.access.action, minimum_role: minimumRole(route.access.action) };
+export function accessOf(route: RouteDef): { action: Action; minimum_role: Role | 'owner' } | { signed_in: string } | { public: string } {
+  if ('action' in route.access) return { action: route.access.action, minimum_role: route.access.serverWide ? 'owner' : minimumRole(route.access.action) };
   if ('signedIn' in route.access) return { signed_in: route.access.signedIn };
   return { public: route.access.public };
 }

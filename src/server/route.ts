@@ -19,7 +19,7 @@ type Resources = Resource | Resource[];
  * service filters what each may see); or a route that needs no credentials at all.
  */
 export type RouteAccess<I> =
-  | { action: Action; resource: (input: I, ctx: RouteContext) => Resources | Promise<Resources> }
+  | { action: Action; resource: (input: I, ctx: RouteContext) => Resources | Promise<Resources>; /** Acts on the server, not a project: owners only. */ serverWide?: boolean }
   | { signedIn: string }
   | { public: string };
 
