@@ -109,7 +109,7 @@ describe('verifyChain over in-memory events', () => {
       (e: AuditEvent) => (e.summary = e.summary.replace('r3', 'r4')),
       (e: AuditEvent) => (e.actor = 'mallory'),
       (e: AuditEvent) => (e.time += 1),
-      (e: AuditEvent) => (e.outcome = 'ok'),
+      (e: AuditEvent) => (e.outcome = e.outcome === 'failed' ? 'ok' : 'failed'),
       (e: AuditEvent) => (e.hash = e.hash.replace(/^./, (c) => (c === 'a' ? 'b' : 'a'))),
       (e: AuditEvent) => (e.prev_hash = 'f'.repeat(64)),
     ]) {
