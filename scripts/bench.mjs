@@ -2,7 +2,7 @@
 // `npm run bench -- <name> [args...]` runs bench/<name>.mjs. Without --url it boots a Capstan server
 // on a free loopback port with a fresh data directory, points the bench at it, and removes both after.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -116,6 +116,8 @@ async function main() {
     return 2;
   }
   if (args.some((arg) => arg === '--url' || arg.startsWith('--url='))) return runBench(name, args);
+  // Benches that start the servers they compare say so in their first lines.
+  if (readFileSync(path.join(BENCH_DIR, `${name}.mjs`), 'utf8').slice(0, 400).includes('starts its own servers')) return runBench(name, args);
   const handle = await startCapstan();
   try {
     return await runBench(name, [...args, '--url', handle.url]);

@@ -20,7 +20,8 @@ export class HttpError extends Error {
 }
 
 // One keep-alive connection per client; `send` never throws for an HTTP status, `call` does.
-export function createClient(baseUrl, clients, apiPrefix = '') {
+/** `token`: sent as a Bearer credential (a Capstan or MLflow token) when given. */
+export function createClient(baseUrl, clients, apiPrefix = '', token = undefined) {
   const url = new URL(baseUrl);
   const transport = url.protocol === 'https:' ? https : http;
   const agent = new transport.Agent({ keepAlive: true, maxSockets: clients });
@@ -30,6 +31,7 @@ export function createClient(baseUrl, clients, apiPrefix = '') {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers = payload === undefined ? {} :
       { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+    if (token) headers.authorization = `Bearer ${token}`;
     const req = transport.request({ ...target, agent, method, path: prefix + path, headers, timeout: REQUEST_TIMEOUT_MS }, (res) => {
       const chunks = [];
       res.on('data', (chunk) => chunks.push(chunk));

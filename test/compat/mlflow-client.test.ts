@@ -1,4 +1,6 @@
-// Opt-in compatibility test: drives the real MLflow Python client against a Capstan server.
+// Opt-in compatibility test: drives the real MLflow Python client against a Capstan server, once
+// with authentication off (mlflow_client_check.py) and once with it on (mlflow_auth_check.py: API
+// tokens, HTTP Basic, refusals, and a project chosen by the tracking URI's /projects/<name> prefix).
 //
 // Needs MLflow's source tree (the `mlflow/` directory of tag v2.12.2) extracted somewhere outside
 // this repository, Debian's /usr/bin/python3 with MLflow's dependencies, and querystring-parser in
@@ -6,6 +8,7 @@
 //   MLFLOW_SOURCE=/opt/mlflow-2.12.2 node --import tsx --test test/compat/mlflow-client.test.ts
 // Without MLFLOW_SOURCE the test is skipped.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -108,15 +111,23 @@ interface CheckResult {
   output: string;
 }
 
-function runCheck(root: string, trackingUri: string, mlflowSource: string): Promise<CheckResult> {
+/** Runs one of the Python check scripts in this directory with MLFLOW_TRACKING_URI and `extraEnv`. */
+function runCheck(
+  root: string,
+  script: string,
+  trackingUri: string,
+  mlflowSource: string,
+  extraEnv: Record<string, string> = {},
+): Promise<CheckResult> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       PYTHONPATH: `${mlflowSource}:${QUERYSTRING_PARSER}`,
       MLFLOW_TRACKING_URI: trackingUri,
       PYTHONUNBUFFERED: '1',
+      ...extraEnv,
     };
-    const child = spawn(PYTHON, [path.join('test', 'compat', 'mlflow_client_check.py')], {
+    const child = spawn(PYTHON, [path.join('test', 'compat', script)], {
       cwd: root,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -139,40 +150,131 @@ function runCheck(root: string, trackingUri: string, mlflowSource: string): Prom
   });
 }
 
-test('the MLflow 2.12 Python client works against Capstan', { skip: SKIP_REASON }, async () => {
+interface RunningServer {
+  url: string;
+  log: Tail;
+  server: ChildProcess;
+}
+
+/**
+ * Starts `capstan up` on a free loopback port with a fresh data directory, runs `body` once /health
+ * answers OK, then stops the server and removes the data directory.
+ */
+async function withServer(
+  root: string,
+  settings: Record<string, string>,
+  body: (running: RunningServer) => Promise<void>,
+): Promise<void> {
+  const data = await mkdtemp(path.join(tmpdir(), 'capstan-mlflow-compat-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const log = new Tail();
+  const server = spawn(
+    process.execPath,
+    ['bin/capstan.js', 'up', '--host', '127.0.0.1', '--port', String(port), '--data', data],
+    { cwd: root, env: { ...process.env, ...settings }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  server.stdout?.on('data', (chunk: Buffer) => log.push(chunk));
+  server.stderr?.on('data', (chunk: Buffer) => log.push(chunk));
+  const spawnError = new Promise<never>((_, reject) => server.once('error', reject));
+  spawnError.catch(() => undefined);
+
+  try {
+    await Promise.race([waitForHealth(url, server, log), spawnError]);
+    await body({ url, log, server });
+  } finally {
+    await stopServer(server);
+    await rm(data, { recursive: true, force: true });
+  }
+}
+
+function assertCheckPassed(script: string, result: CheckResult, serverLog: Tail): void {
+  assert.equal(
+    result.code,
+    0,
+    `${script} exited with code ${result.code} (signal ${result.signal})\n` +
+      `--- check output ---\n${result.output}\n--- server output (tail) ---\n${serverLog}`,
+  );
+}
+
+/** The MLflow source tree named by MLFLOW_SOURCE, checked to hold the client. */
+function mlflowSourceTree(): string {
   const mlflowSource = path.resolve(MLFLOW_SOURCE as string);
   assert.ok(
     existsSync(path.join(mlflowSource, 'mlflow', '__init__.py')),
     `MLFLOW_SOURCE=${mlflowSource} does not contain mlflow/__init__.py`,
   );
   assert.ok(existsSync(PYTHON), `${PYTHON} is missing`);
+  return mlflowSource;
+}
 
+test('the MLflow 2.12 Python client works against Capstan', { skip: SKIP_REASON }, async () => {
+  const mlflowSource = mlflowSourceTree();
   const root = projectRoot();
-  const data = await mkdtemp(path.join(tmpdir(), 'capstan-mlflow-compat-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const serverLog = new Tail();
-  const server = spawn(
-    process.execPath,
-    ['bin/capstan.js', 'up', '--host', '127.0.0.1', '--port', String(port), '--data', data],
-    { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  server.stdout?.on('data', (chunk: Buffer) => serverLog.push(chunk));
-  server.stderr?.on('data', (chunk: Buffer) => serverLog.push(chunk));
-  const spawnError = new Promise<never>((_, reject) => server.once('error', reject));
-  spawnError.catch(() => undefined);
+  await withServer(root, {}, async ({ url, log }) => {
+    const result = await runCheck(root, 'mlflow_client_check.py', url, mlflowSource);
+    assertCheckPassed('mlflow_client_check.py', result, log);
+  });
+});
 
-  try {
-    await Promise.race([waitForHealth(url, server, serverLog), spawnError]);
-    const result = await runCheck(root, url, mlflowSource);
-    assert.equal(
-      result.code,
-      0,
-      `mlflow_client_check.py exited with code ${result.code} (signal ${result.signal})\n` +
-        `--- check output ---\n${result.output}\n--- server output (tail) ---\n${serverLog}`,
-    );
-  } finally {
-    await stopServer(server);
-    await rm(data, { recursive: true, force: true });
-  }
+/** A JSON call to Capstan's own API as `token`; fails the test on anything but 2xx. */
+async function capstanApi(url: string, method: string, route: string, token: string | null, body?: unknown): Promise<any> {
+  const headers: Record<string, string> = {};
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${url}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  assert.ok(res.ok, `${method} ${route} answered ${res.status}: ${text}`);
+  return text ? JSON.parse(text) : {};
+}
+
+const randomPassword = () => `pw-${randomBytes(12).toString('base64url')}`;
+
+test('the MLflow 2.12 Python client signs in to Capstan with auth on', { skip: SKIP_REASON }, async () => {
+  const mlflowSource = mlflowSourceTree();
+  const root = projectRoot();
+  const ownerPassword = randomPassword();
+  const settings = {
+    CAPSTAN_AUTH_MODE: 'on',
+    CAPSTAN_AUTH_BOOTSTRAP_OWNER: 'root-owner',
+    CAPSTAN_AUTH_BOOTSTRAP_PASSWORD: ownerPassword,
+    CAPSTAN_SERVER_RATE_LIMIT_RPS: '0',
+  };
+  await withServer(root, settings, async ({ url, log }) => {
+    const { token: owner } = await capstanApi(url, 'POST', '/api/capstan/auth/login', null, {
+      username: 'root-owner',
+      password: ownerPassword,
+    });
+    assert.ok(typeof owner === 'string' && owner.length > 0, 'login gave no token');
+
+    const alicePassword = randomPassword();
+    await capstanApi(url, 'POST', '/api/capstan/accounts', owner, { name: 'alice', kind: 'user', password: alicePassword });
+    await capstanApi(url, 'POST', '/api/capstan/accounts', owner, { name: 'ci', kind: 'robot' });
+    await capstanApi(url, 'POST', '/api/capstan/accounts', owner, { name: 'dashboard', kind: 'robot' });
+    await capstanApi(url, 'PUT', '/api/capstan/projects/default/members/alice', owner, { role: 'editor' });
+    await capstanApi(url, 'PUT', '/api/capstan/projects/default/members/ci', owner, { role: 'editor' });
+    await capstanApi(url, 'PUT', '/api/capstan/projects/default/members/dashboard', owner, { role: 'viewer' });
+    await capstanApi(url, 'POST', '/api/capstan/projects', owner, { name: 'vision' });
+    await capstanApi(url, 'PUT', '/api/capstan/projects/vision/members/alice', owner, { role: 'editor' });
+    const { token: writeToken } = await capstanApi(url, 'POST', '/api/capstan/tokens', owner, {
+      name: 'ci-write',
+      scopes: ['write'],
+      account: 'ci',
+    });
+    const { token: readToken } = await capstanApi(url, 'POST', '/api/capstan/tokens', owner, {
+      name: 'dashboard-read',
+      scopes: ['read'],
+      account: 'dashboard',
+    });
+    assert.ok(typeof writeToken === 'string' && typeof readToken === 'string', 'token creation gave no token values');
+
+    const result = await runCheck(root, 'mlflow_auth_check.py', url, mlflowSource, {
+      COMPAT_WRITE_TOKEN: writeToken,
+      COMPAT_READ_TOKEN: readToken,
+      COMPAT_USER: 'alice',
+      COMPAT_PASSWORD: alicePassword,
+      COMPAT_PROJECT: 'vision',
+    });
+    assertCheckPassed('mlflow_auth_check.py', result, log);
+  });
 });
