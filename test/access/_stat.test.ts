@@ -322,7 +322,7 @@ for (const { db, skip } of BACKENDS) {
             mismatches.push(`could not call ${keyOf(op)} as ${who.name}: ${(err as Error).message}`);
             continue;
           }
-          cases++; (globalThis as any).__stat ??= {}; { const k = who.name; const s = (globalThis as any).__stat; s[k] ??= { n: 0, ms: 0, codes: {} }; s[k].n++; s[k].codes[res.statusCode] = (s[k].codes[res.statusCode] ?? 0) + 1; }
+          cases++; (globalThis as any).__stat ??= {}; { const k = who.name; const s = (globalThis as any).__stat; s[k] ??= { n: 0, codes: {} }; s[k].n++; s[k].codes[res.statusCode] = (s[k].codes[res.statusCode] ?? 0) + 1; if (who.name === "owner" && res.statusCode >= 400) console.log("OWNER", keyOf(op), res.statusCode, res.body.slice(0,120)); }
           const status = res.statusCode;
           const denied = status === 401 || status === 403;
           const where = `${who.name} ${keyOf(op)} → ${status}${denied ? ` ${res.body.slice(0, 160)}` : ''}`;
