@@ -54,10 +54,11 @@ export async function verifyChain(events: AsyncIterable<AuditEvent> | Iterable<A
     count++;
     const fail = (problem: ChainProblem, message: string): ChainVerdict => ({ ok: false, events: count, seq: event.seq, problem, message: `event ${event.seq}: ${message}` });
     if (hashEvent(event, event.prev_hash) !== event.hash) return fail('altered', 'its content does not match its hash');
-    const expectedSeq = prev ? prev.seq + 1 : event.seq;
+    // The log starts at event 1: losing the oldest events is a removal like any other.
+    const expectedSeq = prev ? prev.seq + 1 : 1;
     if (event.seq !== expectedSeq) return fail('removed', `events ${expectedSeq}..${event.seq - 1} are missing`);
-    const expectedPrev = prev ? prev.hash : event.seq === 1 ? GENESIS_HASH : null;
-    if (expectedPrev !== null && event.prev_hash !== expectedPrev) {
+    const expectedPrev = prev ? prev.hash : GENESIS_HASH;
+    if (event.prev_hash !== expectedPrev) {
       if (await isStoredHash(event.prev_hash)) return fail('reordered', `it follows an event that is stored elsewhere in the log, not event ${event.seq - 1}`);
       return fail('removed', `the event it follows is missing (it does not follow event ${event.seq - 1})`);
     }

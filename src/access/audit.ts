@@ -73,6 +73,12 @@ export async function runAudited<T>(log: AuditLog, record: AuditRecord, fn: () =
   return result;
 }
 
+/**
+ * Runs `fn` outside the current request's pending event: for bookkeeping that is not the change
+ * the request asks for (failed sign-in counters), which must not commit the request's event.
+ */
+export const outsideAudit = <T>(fn: () => T): T => pendingAudit.exit(fn);
+
 /** The pending event of the current request, for handlers that add a before/after summary. */
 export const currentAudit = (): PendingAudit | undefined => pendingAudit.getStore();
 

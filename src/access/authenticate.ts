@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AppError } from '../errors/index.js';
 import type { AccessSql } from './access.sql.js';
+import { outsideAudit } from './audit.js';
 import { strongerRole, type Principal, type Role } from './authorize.js';
 import type { OidcVerifier } from './oidc.js';
 import { TOKEN_PREFIX, tokenHash, verifyAgainstNothing, verifyPassword } from './passwords.js';
@@ -155,11 +156,11 @@ export async function checkSignIn(store: AccessSql, lockout: LockoutPolicy, user
     throw unauthenticated(`Too many failed sign-ins; the account is locked for ${retryAfter} s.`, { retry_after_seconds: retryAfter });
   }
   if (!(await verifyPassword(password, account.passwordHash))) {
-    await store.recordFailedLogin(account.principalId, (failures) => lockedUntil(lockout, failures, now));
+    await outsideAudit(() => store.recordFailedLogin(account.principalId, (failures) => lockedUntil(lockout, failures, now)));
     throw unauthenticated('Wrong username or password.');
   }
   checkUsable(account);
-  if (account.failedLogins > 0) await store.clearFailedLogins(account.principalId);
+  if (account.failedLogins > 0) await outsideAudit(() => store.clearFailedLogins(account.principalId));
   return account;
 }
 

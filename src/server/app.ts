@@ -37,6 +37,12 @@ declare module 'fastify' {
   }
 }
 
+/** Where the body stopped being JSON, without quoting it: a body can be a password or a secret. */
+export function malformedJsonMessage(err: unknown): string {
+  const at = /position (\d+)/.exec(String((err as Error)?.message))?.[1];
+  return `Malformed JSON body${at === undefined ? '' : ` at position ${at}`}.`;
+}
+
 /** MLflow's older clients double-encode JSON bodies as a JSON string; decode twice then. */
 function parseJsonBody(text: string): unknown {
   if (text.trim() === '') return undefined;
@@ -45,7 +51,7 @@ function parseJsonBody(text: string): unknown {
     value = JSON.parse(text);
     if (typeof value === 'string' && /^\s*[{[]/.test(value)) value = JSON.parse(value);
   } catch (err) {
-    throw new AppError('BAD_REQUEST', `Malformed JSON body: ${(err as Error).message}`);
+    throw new AppError('BAD_REQUEST', malformedJsonMessage(err));
   }
   return value;
 }

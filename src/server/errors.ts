@@ -37,7 +37,7 @@ export function toAppError(err: unknown): AppError {
   const mapped = e?.code ? FASTIFY_CODES[e.code] : undefined;
   if (mapped) return new AppError(mapped, e.message, { cause: err });
   // JSON.parse failures from the body parser.
-  if (err instanceof SyntaxError) return new AppError('BAD_REQUEST', `Malformed JSON body: ${err.message}`, { cause: err });
+  if (err instanceof SyntaxError) return new AppError('BAD_REQUEST', 'Malformed JSON body.', { cause: err });
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new AppError('BAD_REQUEST', e.message, { cause: err });
   }

@@ -52,9 +52,19 @@ function checkText(path: string, raw: string): string {
   return raw;
 }
 
-function parseValue(path: string, spec: FieldSpec, value: unknown): unknown {
-  // A sensitive field's value (a password, a secret) is never quoted back in an error.
-  const raw = 'sensitive' in spec && spec.sensitive && typeof value !== 'string' ? '[redacted]' : value;
+function parseValue(path: string, spec: FieldSpec, raw: unknown): unknown {
+  // A sensitive field's value (a password, a secret) is checked like any other but never quoted back.
+  if ('sensitive' in spec && spec.sensitive) {
+    try {
+      return parsePlainValue(path, { ...spec, sensitive: false }, raw);
+    } catch {
+      throw bad(path, '[redacted]', `expected a ${spec.type} without NUL characters`);
+    }
+  }
+  return parsePlainValue(path, spec, raw);
+}
+
+function parsePlainValue(path: string, spec: FieldSpec, raw: unknown): unknown {
   switch (spec.type) {
     case 'string':
       if (typeof raw !== 'string') throw bad(path, raw, 'expected a string');

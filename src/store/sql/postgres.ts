@@ -15,9 +15,9 @@ function executorOf(client: pg.Pool | pg.PoolClient): SqlExecutor {
     get: async <T>(sql: string, params?: readonly SqlValue[]) => (await q(sql, params)).rows[0] as T | undefined,
     run: async (sql: string, params?: readonly SqlValue[]) => ({ changes: (await q(sql, params)).rowCount ?? 0 }),
     runMany: async (sql: string, rows: readonly (readonly SqlValue[])[]) => {
-      // Sent back to back without awaiting each one: pg queues them on the connection, which
-      // saves a round trip per row.
-      await Promise.all(rows.map((row) => q(sql, row)));
+      // One at a time: pg deprecates queueing queries on a busy client. Bulk row inserts use
+      // insertRows (one multi-row statement) instead.
+      for (const row of rows) await q(sql, row);
     },
   };
 }
