@@ -153,13 +153,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `capstan <args>` to completion. */
-export function runCli(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<CliResult> {
+/** Runs `capstan <args>` to completion; `input` is written to its stdin (passwords, secret values). */
+export function runCli(args: string[], env: Record<string, string> = {}, cwd = ROOT, input?: string): Promise<CliResult> {
   assertBuilt();
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd, env: cleanEnv(env), timeout: 30_000 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [BIN, ...args], { cwd, env: cleanEnv(env), timeout: 30_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
+    child.stdin?.end(input ?? '');
   });
 }
