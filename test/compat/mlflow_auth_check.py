@@ -41,7 +41,7 @@ import filecmp  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import traceback  # noqa: E402
+from check_harness import CheckError, State, check, expect, expect_eq, finish  # noqa: E402
 import uuid  # noqa: E402
 
 NEEDED = ("MLFLOW_TRACKING_URI", "COMPAT_WRITE_TOKEN", "COMPAT_READ_TOKEN", "COMPAT_USER", "COMPAT_PASSWORD")
@@ -77,67 +77,7 @@ CREDENTIAL_VARS = (
 )
 
 PREFIX = f"auth-{uuid.uuid4().hex[:8]}"
-PASSED = []
-FAILED = []
-
-
-class CheckError(Exception):
-    pass
-
-
-class Shared:
-    """Values handed from one check to the next; reading one an earlier check never set fails."""
-
-    def __init__(self):
-        object.__setattr__(self, "_values", {})
-
-    def __setattr__(self, key, value):
-        self._values[key] = value
-
-    def __getattr__(self, key):
-        if key.startswith("_"):
-            raise AttributeError(key)
-        try:
-            return self._values[key]
-        except KeyError:
-            raise CheckError(f"needs '{key}', which an earlier check did not provide") from None
-
-
-S = Shared()
-
-
-def check(name):
-    """Runs the decorated function at once as the check called ``name``."""
-
-    def run(fn):
-        try:
-            fn()
-        except CheckError as exc:
-            FAILED.append(name)
-            print(f"FAIL {name}: {exc}", flush=True)
-        except Exception as exc:
-            FAILED.append(name)
-            here = os.path.abspath(__file__)
-            lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if os.path.abspath(f.filename) == here]
-            where = lines[-1] if lines else "?"
-            message = (str(exc).strip().splitlines() or [""])[0]
-            print(f"FAIL {name}: {type(exc).__name__} (line {where}): {message[:500]}", flush=True)
-        else:
-            PASSED.append(name)
-            print(f"ok {name}", flush=True)
-        return fn
-
-    return run
-
-
-def expect(cond, message):
-    if not cond:
-        raise CheckError(message)
-
-
-def expect_eq(actual, expected, what):
-    if actual != expected:
-        raise CheckError(f"{what}: expected {expected!r}, got {actual!r}")
+S = State()
 
 
 def expect_refused(fn, code, status, what, max_seconds=5.0):
@@ -472,5 +412,4 @@ def _():
 # ---------------------------------------------------------------- done
 
 shutil.rmtree(WORK, ignore_errors=True)
-print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-sys.exit(1 if FAILED else 0)
+finish()

@@ -31,7 +31,7 @@ import math  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import traceback  # noqa: E402
+from check_harness import CheckError, State, check, expect, expect_eq, finish  # noqa: E402
 import uuid  # noqa: E402
 
 if not os.environ.get("MLFLOW_TRACKING_URI"):
@@ -58,70 +58,7 @@ def same_infinite(got, sign):
 SUFFIX = uuid.uuid4().hex[:8]
 PREFIX = f"compat-{SUFFIX}"
 
-PASSED = []
-FAILED = []
-
-
-class CheckError(Exception):
-    pass
-
-
-class State:
-    """Values shared between checks; a check whose prerequisite is missing fails."""
-
-    def __init__(self):
-        self._values = {}
-
-    def __setattr__(self, key, value):
-        if key.startswith("_"):
-            object.__setattr__(self, key, value)
-        else:
-            self._values[key] = value
-
-    def __getattr__(self, key):
-        if key.startswith("_"):
-            raise AttributeError(key)
-        if key not in self._values:
-            raise CheckError(f"prerequisite '{key}' is missing (an earlier check failed)")
-        return self._values[key]
-
-
 S = State()
-
-
-def check(name):
-    """Run the decorated function at once as the check called ``name``."""
-
-    def deco(fn):
-        try:
-            fn()
-        except CheckError as exc:
-            FAILED.append(name)
-            print(f"FAIL {name}: {exc}", flush=True)
-        except Exception as exc:
-            FAILED.append(name)
-            here = os.path.abspath(__file__)
-            frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.abspath(f.filename) == here]
-            line = frames[-1].lineno if frames else "?"
-            text = str(exc).strip().splitlines()
-            first = text[0] if text else ""
-            print(f"FAIL {name}: {type(exc).__name__} (line {line}): {first[:500]}", flush=True)
-        else:
-            PASSED.append(name)
-            print(f"ok {name}", flush=True)
-        return fn
-
-    return deco
-
-
-def expect(cond, message):
-    if not cond:
-        raise CheckError(message)
-
-
-def expect_eq(actual, expected, what):
-    if actual != expected:
-        raise CheckError(f"{what}: expected {expected!r}, got {actual!r}")
 
 
 def expect_error(fn, code, what, max_seconds=5.0):
@@ -700,5 +637,4 @@ def _():
 if mlflow.active_run() is not None:
     mlflow.end_run()
 shutil.rmtree(WORK, ignore_errors=True)
-print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-sys.exit(1 if FAILED else 0)
+finish()

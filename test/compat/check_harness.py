@@ -1,0 +1,75 @@
+"""The ok/FAIL harness the compatibility check scripts share.
+
+A check is a function run at once by the ``@check(name)`` decorator; it prints ``ok <name>`` or
+``FAIL <name>: <reason>`` and the script carries on. ``finish()`` prints the tally and exits 1 when
+anything failed.
+"""
+
+import os
+import sys
+import traceback
+
+PASSED = []
+FAILED = []
+
+
+class CheckError(Exception):
+    pass
+
+
+class State:
+    """Values handed from one check to the next; reading one an earlier check never set fails."""
+
+    def __init__(self):
+        object.__setattr__(self, "_values", {})
+
+    def __setattr__(self, key, value):
+        self._values[key] = value
+
+    def __getattr__(self, key):
+        if key.startswith("_"):
+            raise AttributeError(key)
+        try:
+            return self._values[key]
+        except KeyError:
+            raise CheckError(f"prerequisite '{key}' is missing (an earlier check failed)") from None
+
+
+def check(name):
+    """Runs the decorated function at once as the check called ``name``."""
+
+    def run(fn):
+        try:
+            fn()
+        except CheckError as exc:
+            FAILED.append(name)
+            print(f"FAIL {name}: {exc}", flush=True)
+        except Exception as exc:
+            FAILED.append(name)
+            # The line in the check script itself, not in the client library, says what failed.
+            script = os.path.abspath(fn.__code__.co_filename)
+            lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if os.path.abspath(f.filename) == script]
+            where = lines[-1] if lines else "?"
+            message = (str(exc).strip().splitlines() or [""])[0]
+            print(f"FAIL {name}: {type(exc).__name__} (line {where}): {message[:500]}", flush=True)
+        else:
+            PASSED.append(name)
+            print(f"ok {name}", flush=True)
+        return fn
+
+    return run
+
+
+def expect(cond, message):
+    if not cond:
+        raise CheckError(message)
+
+
+def expect_eq(actual, expected, what):
+    if actual != expected:
+        raise CheckError(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def finish():
+    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
+    sys.exit(1 if FAILED else 0)
