@@ -7,6 +7,7 @@ anything failed.
 
 import os
 import sys
+import time
 import traceback
 
 PASSED = []
@@ -68,6 +69,33 @@ def expect(cond, message):
 def expect_eq(actual, expected, what):
     if actual != expected:
         raise CheckError(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def expect_mlflow_error(fn, code, what, status=None, max_seconds=5.0):
+    """fn must raise an MlflowException with ``error_code == code`` (and HTTP ``status`` when given), at once."""
+    from mlflow.exceptions import MlflowException
+
+    started = time.monotonic()
+    try:
+        fn()
+    except MlflowException as exc:
+        elapsed = time.monotonic() - started
+        expect_eq(exc.error_code, code, f"{what}: error_code (message: {exc.message[:200]!r})")
+        if status is not None:
+            expect_eq(exc.get_http_status_code(), status, f"{what}: HTTP status the client reports")
+        expect(elapsed <= max_seconds, f"{what}: the error took {elapsed:.1f}s (retried?)")
+        return exc
+    raise CheckError(f"{what}: expected MlflowException {code}, the call succeeded")
+
+
+def files_under(root):
+    """Relative path (with /) → absolute path of every file below ``root``."""
+    out = {}
+    for base, _dirs, files in os.walk(root):
+        for name in files:
+            full = os.path.join(base, name)
+            out[os.path.relpath(full, root).replace(os.sep, "/")] = full
+    return out
 
 
 def finish():

@@ -41,7 +41,7 @@ import filecmp  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from check_harness import CheckError, State, check, expect, expect_eq, finish  # noqa: E402
+from check_harness import CheckError, State, check, expect, expect_eq, expect_mlflow_error, files_under, finish  # noqa: E402
 import uuid  # noqa: E402
 
 NEEDED = ("MLFLOW_TRACKING_URI", "COMPAT_WRITE_TOKEN", "COMPAT_READ_TOKEN", "COMPAT_USER", "COMPAT_PASSWORD")
@@ -80,18 +80,8 @@ PREFIX = f"auth-{uuid.uuid4().hex[:8]}"
 S = State()
 
 
-def expect_refused(fn, code, status, what, max_seconds=5.0):
-    """fn must raise an MlflowException with ``error_code == code`` and HTTP status ``status``, at once."""
-    started = time.monotonic()
-    try:
-        fn()
-    except MlflowException as exc:
-        elapsed = time.monotonic() - started
-        expect_eq(exc.error_code, code, f"{what}: error_code (message: {exc.message[:200]!r})")
-        expect_eq(exc.get_http_status_code(), status, f"{what}: HTTP status the client reports")
-        expect(elapsed <= max_seconds, f"{what}: the error took {elapsed:.1f}s (retried?)")
-        return exc
-    raise CheckError(f"{what}: expected MlflowException {code}, the call succeeded")
+def expect_refused(fn, code, status, what):
+    return expect_mlflow_error(fn, code, what, status)
 
 
 def use(token=None, username=None, password=None, uri=BASE_URI, keep_run=False):
@@ -145,15 +135,6 @@ def write_file(rel, data):
     with open(path, "wb") as f:
         f.write(data)
     return path
-
-
-def files_under(root):
-    out = {}
-    for base, _dirs, files in os.walk(root):
-        for name in files:
-            full = os.path.join(base, name)
-            out[os.path.relpath(full, root).replace(os.sep, "/")] = full
-    return out
 
 
 ACC = [0.2, 0.45, 0.6, 0.85]

@@ -31,7 +31,7 @@ import math  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from check_harness import CheckError, State, check, expect, expect_eq, finish  # noqa: E402
+from check_harness import CheckError, State, check, expect, expect_eq, expect_mlflow_error, files_under, finish  # noqa: E402
 import uuid  # noqa: E402
 
 if not os.environ.get("MLFLOW_TRACKING_URI"):
@@ -44,7 +44,6 @@ try:
     import pandas as pd
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param, RunTag, ViewType
-    from mlflow.exceptions import MlflowException
 except Exception as exc:  # pragma: no cover - environment problem
     print(f"cannot import the MLflow client: {exc!r}", file=sys.stderr)
     sys.exit(2)
@@ -59,19 +58,6 @@ SUFFIX = uuid.uuid4().hex[:8]
 PREFIX = f"compat-{SUFFIX}"
 
 S = State()
-
-
-def expect_error(fn, code, what, max_seconds=5.0):
-    """Call fn and require an MlflowException with ``error_code == code`` within max_seconds."""
-    started = time.monotonic()
-    try:
-        fn()
-    except MlflowException as exc:
-        elapsed = time.monotonic() - started
-        expect_eq(exc.error_code, code, f"{what}: error_code")
-        expect(elapsed <= max_seconds, f"{what}: error took {elapsed:.1f}s (retried?)")
-        return exc
-    raise CheckError(f"{what}: expected MlflowException {code}, call succeeded")
 
 
 def same_float(a, b):
@@ -92,18 +78,9 @@ def history(run_id, key):
     return sorted(points, key=lambda m: (m.step, m.timestamp))
 
 
-def tree_files(root):
-    out = {}
-    for base, _dirs, files in os.walk(root):
-        for f in files:
-            full = os.path.join(base, f)
-            out[os.path.relpath(full, root).replace(os.sep, "/")] = full
-    return out
-
-
 def same_tree(expected_root, actual_root, what):
-    want = tree_files(expected_root)
-    got = tree_files(actual_root)
+    want = files_under(expected_root)
+    got = files_under(actual_root)
     expect_eq(sorted(got), sorted(want), f"{what}: file list")
     for rel, path in want.items():
         expect(filecmp.cmp(path, got[rel], shallow=False), f"{what}: {rel} differs")
@@ -153,7 +130,7 @@ def _():
 
 @check("create_experiment_duplicate")
 def _():
-    expect_error(
+    expect_mlflow_error(
         lambda: client.create_experiment(S.tagged_exp_name),
         "RESOURCE_ALREADY_EXISTS",
         "duplicate experiment name",
@@ -207,7 +184,7 @@ def _():
             max_results=4, filter_string=f"name LIKE '{PREFIX}%'", page_token=full.token
         )
         expect_eq(len(rest), 0, "page after an exactly full last page")
-    expect_error(
+    expect_mlflow_error(
         lambda: client.search_experiments(filter_string="nosuch.x = 'y'"),
         "INVALID_PARAMETER_VALUE",
         "bad filter",
@@ -234,7 +211,7 @@ def _():
         view_type=ViewType.DELETED_ONLY, filter_string=f"name LIKE '{PREFIX}%'"
     )
     expect_eq([e.name for e in deleted], [S.tagged_exp_name], "DELETED_ONLY search")
-    expect_error(
+    expect_mlflow_error(
         lambda: client.create_experiment(S.tagged_exp_name),
         "RESOURCE_ALREADY_EXISTS",
         "re-creating a deleted experiment's name",
@@ -280,7 +257,7 @@ def _():
     mlflow.log_param("lr", 0.01)
     mlflow.log_param("lr", 0.01)  # same value again is allowed
     expect_eq(client.get_run(S.run_id).data.params.get("lr"), "0.01", "param lr")
-    expect_error(lambda: mlflow.log_param("lr", 0.02), "INVALID_PARAMETER_VALUE", "changing a param")
+    expect_mlflow_error(lambda: mlflow.log_param("lr", 0.02), "INVALID_PARAMETER_VALUE", "changing a param")
 
 
 @check("log_params")
@@ -364,7 +341,7 @@ def _():
     tags = client.get_run(S.run_id).data.tags
     expect("temp" not in tags, "deleted tag still present")
     expect_eq(tags.get("stage"), "final", "other tag kept")
-    expect_error(
+    expect_mlflow_error(
         lambda: client.delete_tag(S.run_id, "temp"), "RESOURCE_DOES_NOT_EXIST", "deleting a missing tag"
     )
 
@@ -466,10 +443,10 @@ def _():
     dst3 = os.path.join(WORK, "dl-all")
     everything = mlflow.artifacts.download_artifacts(run_id=S.run_id, dst_path=dst3)
     expect_eq(
-        sorted(tree_files(everything)),
+        sorted(files_under(everything)),
         sorted(
             ["hello.txt", "copies/one/hello.txt"]
-            + ["tree/" + p for p in tree_files(os.path.join(S.src, "tree"))]
+            + ["tree/" + p for p in files_under(os.path.join(S.src, "tree"))]
         ),
         "whole-run download file list",
     )
@@ -500,7 +477,7 @@ def _():
     expect(S.run_id not in active, "deleted run listed as active")
     deleted = [r.info.run_id for r in client.search_runs([S.main_exp_id], run_view_type=ViewType.DELETED_ONLY)]
     expect_eq(deleted, [S.run_id], "DELETED_ONLY search")
-    expect_error(
+    expect_mlflow_error(
         lambda: client.log_param(S.run_id, "late", "1"), "INVALID_PARAMETER_VALUE", "logging to a deleted run"
     )
     client.restore_run(S.run_id)
@@ -571,7 +548,7 @@ def _():
     expect_eq([r.info.run_name for r in running], ["r-running"], "status RUNNING filter")
     one = client.search_runs([S.search_exp_id], filter_string="attributes.run_name = 'r-edge'")
     expect_eq([r.info.run_id for r in one], [S.search_ids["r-edge"]], "run_name filter")
-    expect_error(
+    expect_mlflow_error(
         lambda: client.search_runs([S.search_exp_id], filter_string="metrics.acc > 'x' or"),
         "INVALID_PARAMETER_VALUE",
         "unparsable filter",
@@ -611,7 +588,7 @@ def _():
             break
     expect(sizes[:2] == [4, 4] and all(s == 0 for s in sizes[2:]), f"page sizes {sizes}")
     expect_eq(sorted(seen), sorted(S.search_ids.values()), "run ids over all pages")
-    expect_error(
+    expect_mlflow_error(
         lambda: client.search_runs([S.search_exp_id], max_results=3, page_token="not-a-token"),
         "INVALID_PARAMETER_VALUE",
         "undecodable page token",
@@ -624,10 +601,10 @@ def _():
 @check("get_run_unknown")
 def _():
     started = time.monotonic()
-    exc = expect_error(lambda: client.get_run(uuid.uuid4().hex), "RESOURCE_DOES_NOT_EXIST", "unknown run")
+    exc = expect_mlflow_error(lambda: client.get_run(uuid.uuid4().hex), "RESOURCE_DOES_NOT_EXIST", "unknown run")
     expect(time.monotonic() - started < 5, "took too long")
     expect(exc.get_http_status_code() == 404, f"http status {exc.get_http_status_code()}")
-    expect_error(
+    expect_mlflow_error(
         lambda: client.get_experiment("987654321"), "RESOURCE_DOES_NOT_EXIST", "unknown experiment id"
     )
 
