@@ -1,6 +1,6 @@
 import { AppError, invalidParam, notFound } from '../errors/index.js';
 import type { AccessSql } from './access.sql.js';
-import { currentAudit } from './audit.js';
+import { noteAuditBefore } from './audit.js';
 import { checkSignIn, type LockoutPolicy } from './authenticate.js';
 import { ROLES, SCOPES, roleIn, type Principal, type Role, type Scope } from './authorize.js';
 import { checkPasswordStrength, hashPassword, newTokenValue, tokenHash } from './passwords.js';
@@ -89,7 +89,7 @@ export class AccessService {
 
   async deleteProject(ref: ProjectRef): Promise<void> {
     if (ref.projectId === DEFAULT_PROJECT.projectId) throw invalidParam('The default project cannot be deleted.');
-    if (!(await this.store.deleteProject(ref.projectId))) throw new AppError('INVALID_STATE', `Project '${ref.name}' still has experiments; delete them first.`);
+    if (!(await this.store.deleteProject(ref.projectId, this.now()))) throw new AppError('INVALID_STATE', `Project '${ref.name}' still has experiments; delete them first.`);
     this.projectCache.delete(ref.name);
   }
 
@@ -116,8 +116,7 @@ export class AccessService {
     const a = await this.account(name);
     if (change.password !== undefined && a.kind !== 'user') throw invalidParam(`Only user accounts have passwords; '${name}' is a ${a.kind} account.`);
     const passwordHash = change.password === undefined ? undefined : await hashPassword(change.password);
-    const audit = currentAudit();
-    if (audit) audit.record.summary = JSON.stringify({ ...JSON.parse(audit.record.summary), before: { disabled: a.disabled, is_owner: a.isOwner } });
+    noteAuditBefore({ disabled: a.disabled, is_owner: a.isOwner });
     await this.store.updateAccount(a.principalId, { passwordHash, disabled: change.disabled, isOwner: change.isOwner });
     return (await this.store.accountById(a.principalId))!;
   }

@@ -96,11 +96,11 @@ export class AccessSql {
   }
 
   /** Deletes a project with no experiments; false when it still has some. */
-  async deleteProject(projectId: number): Promise<boolean> {
+  async deleteProject(projectId: number, now: number): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       if (await tx.get('SELECT 1 AS found FROM experiments WHERE project_id = ? LIMIT 1', [projectId])) return false;
       await tx.run('DELETE FROM memberships WHERE project_id = ?', [projectId]);
-      await tx.run('UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE project_id = ?', [Date.now(), projectId]);
+      await tx.run('UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE project_id = ?', [now, projectId]);
       await tx.run('DELETE FROM secrets WHERE project_id = ?', [projectId]);
       await tx.run('DELETE FROM projects WHERE project_id = ?', [projectId]);
       return true;
@@ -205,7 +205,7 @@ export class AccessSql {
     return this.grantOf(toToken(row));
   }
 
-  async grantOf(token: TokenInfo): Promise<TokenGrant | undefined> {
+  private async grantOf(token: TokenInfo): Promise<TokenGrant | undefined> {
     const account = await this.accountById(token.principalId);
     if (!account) return undefined;
     const memberships = (await this.memberships({ principalId: account.principalId })).map((m) => ({ projectId: m.projectId, role: m.role }));

@@ -79,8 +79,15 @@ export async function runAudited<T>(log: AuditLog, record: AuditRecord, fn: () =
  */
 export const outsideAudit = <T>(fn: () => T): T => pendingAudit.exit(fn);
 
-/** The pending event of the current request, for handlers that add a before/after summary. */
-export const currentAudit = (): PendingAudit | undefined => pendingAudit.getStore();
+/**
+ * Adds what the object looked like before the change to the current request's pending event. Call
+ * it before the change's write: once the event is written it is part of the chain.
+ */
+export function noteAuditBefore(before: Record<string, unknown>): void {
+  const pending = pendingAudit.getStore();
+  if (!pending || pending.written) return;
+  pending.record = { ...pending.record, summary: JSON.stringify({ ...JSON.parse(pending.record.summary), before }) };
+}
 
 /**
  * The database every domain store uses: any write made while a request's audit event is pending

@@ -85,11 +85,6 @@ export class Authenticator {
     return principal;
   }
 
-  /** Drops every cached credential at once (tests; a revocation on this replica). */
-  forget(): void {
-    this.cache.clear();
-  }
-
   /** Token ids used since the last call, with when; the caller batches them into last_used_at. */
   takeLastUsed(): Map<number, number> {
     const used = new Map(this.lastUsed);

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { AuditEvent } from '../../src/access/index.js';
 import { testDatabases } from '../support/databases.js';
-import { assertError, assertOk, call, type Answer, type Method } from '../support/inject.js';
+import { assertError, assertOk, basicAuth, call, type Answer, type Method } from '../support/inject.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 
 const API = '/api/2.0/mlflow';
@@ -21,7 +21,6 @@ const PROJECT_ADMIN = 'ada';
 const PROJECT_ADMIN_PASSWORD = 'ada-password-12345';
 const LOCAL_IP = '127.0.0.1';
 
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 for (const { db: backend, skip } of await testDatabases()) {
   describe(`audit events over HTTP on ${backend.name}`, { skip }, () => {
@@ -37,8 +36,8 @@ for (const { db: backend, skip } of await testDatabases()) {
       authorization: `Bearer ${ownerToken}`,
       ...(project ? { 'x-capstan-project': project } : {}),
     });
-    const asViewer = (): Record<string, string> => ({ authorization: basic(VIEWER, VIEWER_PASSWORD), 'x-capstan-project': PROJECT });
-    const asProjectAdmin = (): Record<string, string> => ({ authorization: basic(PROJECT_ADMIN, PROJECT_ADMIN_PASSWORD), 'x-capstan-project': PROJECT });
+    const asViewer = (): Record<string, string> => ({ authorization: basicAuth(VIEWER, VIEWER_PASSWORD), 'x-capstan-project': PROJECT });
+    const asProjectAdmin = (): Record<string, string> => ({ authorization: basicAuth(PROJECT_ADMIN, PROJECT_ADMIN_PASSWORD), 'x-capstan-project': PROJECT });
 
     const send = (method: Method, url: string, payload: unknown, headers: Record<string, string>) => call(app, method, url, payload, headers);
 
@@ -263,7 +262,7 @@ for (const { db: backend, skip } of await testDatabases()) {
 
     describe('(d) refusals leave a failed or denied event', () => {
       it('a wrong password over Basic auth: failed, naming the claimed account', async () => {
-        const { res, event } = await onlyEventOf(() => send('GET', `${API}/experiments/search?max_results=5`, undefined, { authorization: basic(OWNER, 'not-the-password-1'), 'x-capstan-project': PROJECT }));
+        const { res, event } = await onlyEventOf(() => send('GET', `${API}/experiments/search?max_results=5`, undefined, { authorization: basicAuth(OWNER, 'not-the-password-1'), 'x-capstan-project': PROJECT }));
         assertError(res, 'UNAUTHENTICATED');
         assert.equal(event.outcome, 'failed');
         assert.equal(event.actor, OWNER);

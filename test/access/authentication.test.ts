@@ -10,17 +10,14 @@ import { createLogger } from '../../src/observability/logger.js';
 import { createPlatform } from '../../src/server/platform.js';
 import { testDatabases } from '../support/databases.js';
 import { startOidcIssuer, type OidcIssuer } from '../support/oidc-issuer.js';
+import { basicAuth, call as send, type Method } from '../support/inject.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 
 const OWNER = { username: 'root', password: 'root-password-123' };
 const AUTH_ON = { 'auth.mode': 'on', 'auth.bootstrap_owner': OWNER.username, 'auth.bootstrap_password': OWNER.password, 'server.rate_limit_rps': 0 } as const;
-const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+const basic = (user: string, password: string) => ({ authorization: basicAuth(user, password) });
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-
-async function call(app: FastifyInstance, method: string, url: string, headers: Record<string, string>, payload?: unknown) {
-  const res = await app.inject({ method: method as 'GET', url, headers, ...(payload === undefined ? {} : { payload: payload as object }) });
-  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : {}, headers: res.headers };
-}
+const call = (app: FastifyInstance, method: Method, url: string, headers: Record<string, string>, payload?: unknown) => send(app, method, url, payload, headers);
 
 async function ownerToken(app: FastifyInstance): Promise<string> {
   const res = await call(app, 'POST', '/api/capstan/auth/login', {}, OWNER);

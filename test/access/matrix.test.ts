@@ -10,6 +10,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { KeyRing } from '../../src/access/index.js';
 import { testDatabases } from '../support/databases.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
+import { basicAuth } from '../support/inject.js';
 
 type Action = 'read' | 'write' | 'deploy' | 'delete' | 'admin';
 type Role = 'viewer' | 'editor' | 'deployer' | 'admin';
@@ -244,7 +245,7 @@ for (const { db, skip } of BACKENDS) {
     const principals: Principal[] = [
       { name: 'anonymous', signedIn: false },
       { name: 'owner', authorization: ownerAuth, signedIn: true, owner: true },
-      { name: 'basic-user(editor)', authorization: `Basic ${Buffer.from(`${USER_NAME}:${USER_PASSWORD}`).toString('base64')}`, signedIn: true, role: 'editor' },
+      { name: 'basic-user(editor)', authorization: basicAuth(USER_NAME, USER_PASSWORD), signedIn: true, role: 'editor' },
     ];
     for (const role of ['viewer', 'editor', 'deployer', 'admin'] as const) {
       await robot(`r-${role}`, role);

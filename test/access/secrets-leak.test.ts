@@ -14,12 +14,11 @@ import { AppError, type ErrorCode } from '../../src/errors/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createPlatform, type Platform } from '../../src/server/platform.js';
 import { testDatabases } from '../support/databases.js';
-import { assertError, assertOk, call, type Answer, type Method } from '../support/inject.js';
+import { assertError, assertOk, basicAuth, call, type Answer, type Method } from '../support/inject.js';
 
 const CAPSTAN = '/api/capstan';
 const PROJECT = 'p';
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 /** The forms a value takes in captured text: as it is, and escaped inside a JSON string. */
 const formsOf = (value: string) => [...new Set([value, JSON.stringify(value).slice(1, -1)])];
@@ -92,7 +91,7 @@ for (const { db: backend, skip } of await testDatabases()) {
     }
 
     const asOwner = (): Record<string, string> => ({ authorization: `Bearer ${apiToken}`, 'x-capstan-project': PROJECT });
-    const asUser = (): Record<string, string> => ({ authorization: basic(USER, USER_PASSWORD), 'x-capstan-project': PROJECT });
+    const asUser = (): Record<string, string> => ({ authorization: basicAuth(USER, USER_PASSWORD), 'x-capstan-project': PROJECT });
 
     function assertNoLeak(res: Answer, what: string): void {
       assert.deepEqual(leaksIn(res.text), [], `${what} leaks: ${res.status} ${res.text.slice(0, 300)}`);
@@ -228,7 +227,7 @@ for (const { db: backend, skip } of await testDatabases()) {
     describe('(d) passwords and tokens sent in requests', () => {
       it('a password over Basic auth, right and wrong', async () => {
         assertOk(await send('Basic auth', 'GET', `${CAPSTAN}/auth/whoami`, undefined, asUser()));
-        const wrong = await send('wrong Basic password', 'GET', `${CAPSTAN}/auth/whoami`, undefined, { authorization: basic(USER, WRONG_BASIC_PASSWORD) });
+        const wrong = await send('wrong Basic password', 'GET', `${CAPSTAN}/auth/whoami`, undefined, { authorization: basicAuth(USER, WRONG_BASIC_PASSWORD) });
         assertError(wrong, 'UNAUTHENTICATED');
       });
 

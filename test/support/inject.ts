@@ -13,6 +13,9 @@ export interface Answer {
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 
+/** The Authorization header value for HTTP Basic credentials. */
+export const basicAuth = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
 /** Sends one request; objects are sent as JSON, strings and buffers as they are. */
 export async function call(app: FastifyInstance, method: Method, url: string, payload?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
   const options: InjectOptions = { method, url, headers: { ...headers } };
