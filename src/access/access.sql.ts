@@ -1,5 +1,4 @@
-import { AppError } from '../errors/index.js';
-import type { Db, SqlExecutor } from '../store/sql/index.js';
+import { uniquely, type Db, type SqlExecutor } from '../store/sql/index.js';
 import type { Role, Scope } from './authorize.js';
 import type { Account, AccountKind, Membership, Project, TokenGrant, TokenInfo, TokenKind } from './types.js';
 
@@ -60,19 +59,6 @@ const toToken = (r: TokenRow): TokenInfo => ({
 const TOKEN_SELECT = `SELECT t.token_id, t.principal_id, p.name AS principal_name, t.name, t.kind, t.scopes, t.project_id, t.created_time, t.expires_at, t.revoked_at, t.last_used_at
   FROM api_tokens t JOIN principals p ON p.principal_id = t.principal_id`;
 
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: string }).code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
-}
-
-async function uniquely<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError('RESOURCE_ALREADY_EXISTS', `${what} already exists.`);
-    throw err;
-  }
-}
 
 /** Projects, accounts, memberships and API tokens in the metadata database. Each method is atomic. */
 export class AccessSql {

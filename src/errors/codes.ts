@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { status: 500, doc: 'The configuration is invalid; raised at start-up and naming the offending key.' },
   STORE_UNAVAILABLE: { status: 503, doc: 'The metadata database or blob store cannot be reached.' },
   ARTIFACT_INTEGRITY_ERR: { status: 500, doc: 'A stored blob no longer matches the sha256 recorded when it was written.' },
+  POLICY_DENIED: { status: 403, doc: 'A promotion gate of the project denied the alias or stage change; details name each failed rule.' },
+  ARTIFACT_PINNED: { status: 409, doc: 'The artifact belongs to a registered model version or dataset version and cannot be changed.' },
   MODEL_TRAIN_ERR: { status: 500, doc: 'A training step failed; details name the run and step.' },
   PIPELINE_STEP_ERR: { status: 500, doc: 'A pipeline step failed; details name the pipeline run and step.' },
 } as const satisfies Record<string, { status: number; doc: string }>;

@@ -59,7 +59,7 @@ export async function admitRequest(request: FastifyRequest, ra: RequestAccess): 
 
 /** Every refused sign-in and every denial is an audit event of its own. */
 export async function auditRefusal(err: unknown, request: FastifyRequest, ra: RequestAccess): Promise<void> {
-  if (!(err instanceof AppError) || (err.code !== 'UNAUTHENTICATED' && err.code !== 'PERMISSION_DENIED')) return;
+  if (!(err instanceof AppError) || (err.code !== 'UNAUTHENTICATED' && err.code !== 'PERMISSION_DENIED' && err.code !== 'POLICY_DENIED')) return;
   const principal = request.principal && request.principal !== ANONYMOUS ? request.principal : null;
   const details = err.details ?? {};
   try {

@@ -1,7 +1,8 @@
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { accessRoutes, AuditLog, auditedDb } from '../access/index.js';
-import { ArtifactService, artifactRoutes, MultipartUploads, multipartRoutes } from '../artifacts/index.js';
+import { ArtifactService, artifactRoutes, MultipartUploads, multipartRoutes, withPins } from '../artifacts/index.js';
 import { resolveStoreUris, type Config } from '../config/index.js';
 import { AppError } from '../errors/index.js';
 import { createLogger } from '../observability/logger.js';
@@ -9,6 +10,7 @@ import { ServerMetrics } from '../observability/metrics.js';
 import { startTracing, tracedDb } from '../observability/tracing.js';
 import { openBlobStore, type BlobStore } from '../store/blob/index.js';
 import { migrate, openDb, type Db } from '../store/sql/index.js';
+import { governanceRoutes, PolicyService, PromotionService, RegistryService, registryRoutes, SigningKeys, type SigningKeySource } from '../registry/index.js';
 import { defaultArtifactLocation, SqlTrackingStore, TrackingService, trackingRoutes } from '../tracking/index.js';
 import { wireAccess, type AccessParts } from './access-wiring.js';
 import { buildApp } from './app.js';
@@ -37,6 +39,15 @@ async function openArtifactStore(...args: Parameters<typeof openBlobStore>): Pro
   }
 }
 
+/** registry.signing_key, else registry.signing_key_file, else a key file made once in data_dir. */
+export function signingKeySource(config: Config): SigningKeySource {
+  return {
+    pem: config['registry.signing_key'] || undefined,
+    file: config['registry.signing_key_file'] || resolve(config.data_dir, 'registry-signing.pem'),
+    setting: config['registry.signing_key'] ? 'registry.signing_key' : 'registry.signing_key_file',
+  };
+}
+
 /** Wires every domain to its stores and the HTTP server. The only place domains meet. */
 export async function createPlatform(config: Config, logger: Logger = createLogger(config['log.level'])): Promise<Platform> {
   const uris = resolveStoreUris(config);
@@ -60,7 +71,13 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
   const trackingStore = new SqlTrackingStore(db);
   await trackingStore.ensureDefaultExperiment(defaultArtifactLocation, Date.now());
   const tracking = new TrackingService(trackingStore, { truncateLongValues: config['tracking.truncate_long_values'] });
-  const artifacts = new ArtifactService(blobs);
+  const keys = await SigningKeys.open(db, signingKeySource(config));
+  const registry = new RegistryService(db, blobs, keys, tracking);
+  const policies = new PolicyService(db);
+  const promotion = new PromotionService(db, registry, policies, tracking, async () => []);
+  // The proxy may not change files a registered version holds; the registry itself reads `blobs`.
+  const proxied = withPins(blobs, (key) => registry.pinHolder(key));
+  const artifacts = new ArtifactService(proxied);
 
   const metrics = new ServerMetrics();
   let draining = false;
@@ -69,7 +86,9 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     ...systemRoutes({ version: capstanVersion(), metrics, readiness: { check: () => db.ping(), isDraining: () => draining }, allRoutes: () => routes }),
     ...trackingRoutes(tracking),
     ...artifactRoutes(artifacts, tracking),
-    ...multipartRoutes(new MultipartUploads(blobs), tracking, access.signer),
+    ...multipartRoutes(new MultipartUploads(proxied), tracking, access.signer),
+    ...registryRoutes(registry, promotion),
+    ...governanceRoutes(registry, promotion, policies),
     ...accessRoutes(access.service, access.secrets, audit),
   );
   const app = await buildApp({

@@ -1,5 +1,5 @@
 import { AppError } from '../errors/index.js';
-import type { Db, SqlExecutor } from '../store/sql/index.js';
+import { isUniqueViolation, type Db, type SqlExecutor } from '../store/sql/index.js';
 import { compileOrder, compileWhere, type FilterTarget } from './filter.sql.js';
 import type { NewExperiment, SearchQuery } from './tracking.store.js';
 import type { Experiment, KeyValue, LifecycleStage, ViewType } from './types.js';
@@ -29,11 +29,6 @@ export function stageFilter(column: string, viewType: ViewType): string {
 /** Decimal experiment ids only; anything else cannot name an experiment. */
 export function experimentKey(experimentId: string): number | undefined {
   return /^\d{1,15}$/.test(experimentId) ? Number(experimentId) : undefined;
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
 export class ExperimentSql {

@@ -29,7 +29,7 @@ function likeValue(c: Clause): string {
 }
 
 /** `expr op ?` for the comparison ops shared by every kind; LIKE is case-sensitive (set per dialect). */
-function compare(expr: string, c: Clause, params: SqlValue[]): string {
+export function compareSql(expr: string, c: Clause, params: SqlValue[]): string {
   switch (c.op) {
     case 'IN':
     case 'NOT IN': {
@@ -66,7 +66,7 @@ function keyed(table: string, keyCol: string, target: FilterTarget, c: Clause, p
     return { condition: c.op === 'IS NULL' ? `NOT EXISTS (${sub})` : `EXISTS (${sub})` };
   }
   params.push(c.key);
-  const cond = compare('x.value', c, params);
+  const cond = compareSql('x.value', c, params);
   return { memberOf: `SELECT x.${keyCol} FROM ${table} x WHERE x.key = ?${extra} AND ${cond}` };
 }
 
@@ -81,16 +81,16 @@ function compileClause(target: FilterTarget, c: Clause, params: SqlValue[]): Com
     case 'attribute': {
       const column = target.attributes[c.key];
       if (!column) throw invalidParam(`Invalid attribute key '${c.key}' in filter`);
-      return { condition: compare(column, c, params) };
+      return { condition: compareSql(column, c, params) };
     }
     case 'dataset': {
       const column = c.key === 'context' ? 'x.context' : `d.${c.key}`;
       if (c.key === 'context') {
         // The context is stored as the `mlflow.data.context` input tag.
-        const cond = compare('x.value', c, params);
+        const cond = compareSql('x.value', c, params);
         return { memberOf: `SELECT ri.run_id FROM run_inputs ri JOIN run_input_tags x ON x.run_id = ri.run_id AND x.dataset_id = ri.dataset_id WHERE x.key = 'mlflow.data.context' AND ${cond}` };
       }
-      const cond = compare(column, c, params);
+      const cond = compareSql(column, c, params);
       return { memberOf: `SELECT ri.run_id FROM run_inputs ri JOIN datasets d ON d.dataset_id = ri.dataset_id WHERE ${cond}` };
     }
   }

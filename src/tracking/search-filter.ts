@@ -26,7 +26,10 @@ export interface OrderTerm {
   ascending: boolean;
 }
 
-export type SearchEntity = 'run' | 'experiment';
+export type SearchEntity = 'run' | 'experiment' | 'registered_model' | 'model_version';
+
+/** Entities whose filters take only tags and attributes. */
+const TAGS_ONLY: ReadonlySet<SearchEntity> = new Set(['experiment', 'registered_model', 'model_version']);
 
 const SYMBOL_OPS: readonly Comparator[] = ['=', '!=', '>', '>=', '<', '<='];
 const NUMERIC_OPS = SYMBOL_OPS;
@@ -70,6 +73,13 @@ const FILTER_ATTRIBUTES: Record<SearchEntity, ReadonlyMap<string, FieldRule>> = 
     ['creation_time', numberField('creation_time')],
     ['last_update_time', numberField('last_update_time')],
   ]),
+  registered_model: new Map([['name', textField('name', STRING_OPS)]]),
+  model_version: new Map([
+    ['name', textField('name', STRING_OPS)],
+    ['version_number', numberField('version_number')],
+    ['run_id', textField('run_id', ['=', '!=', 'IN', 'NOT IN'])],
+    ['source_path', textField('source_path', STRING_OPS)],
+  ]),
 };
 
 const RUN_ORDER_KEYS = [
@@ -84,6 +94,14 @@ const ORDER_ATTRIBUTES: Record<SearchEntity, ReadonlyMap<string, string>> = {
   experiment: new Map(
     ['name', 'experiment_id', 'creation_time', 'last_update_time'].map((key): [string, string] => [key, key]),
   ),
+  registered_model: new Map([
+    ['name', 'name'], ['creation_timestamp', 'creation_timestamp'], ['timestamp', 'creation_timestamp'],
+    ['last_updated_timestamp', 'last_updated_timestamp'],
+  ]),
+  model_version: new Map([
+    ['name', 'name'], ['version_number', 'version_number'], ['creation_timestamp', 'creation_timestamp'],
+    ['timestamp', 'creation_timestamp'], ['last_updated_timestamp', 'last_updated_timestamp'],
+  ]),
 };
 
 const DATASET_KEYS = new Set(['name', 'digest', 'context']);
@@ -195,8 +213,8 @@ function prefixKind(cursor: Cursor, token: Token, prefix: string, entity: Search
     const known = 'metrics., params., tags., attributes. or datasets.';
     return cursor.fail(token.start, `expected a prefix such as ${known}, got '${prefix}.'`);
   }
-  if (entity === 'experiment' && kind !== 'tag' && kind !== 'attribute') {
-    return cursor.fail(token.start, `expected tags. or an attribute in an experiment search, got '${prefix}.'`);
+  if (TAGS_ONLY.has(entity) && kind !== 'tag' && kind !== 'attribute') {
+    return cursor.fail(token.start, `expected tags. or an attribute in ${entity === 'experiment' ? 'an experiment' : `a ${entity.replace('_', ' ')}`} search, got '${prefix}.'`);
   }
   return kind;
 }
@@ -318,8 +336,8 @@ function orderKey(cursor: Cursor, ident: Identifier, entity: SearchEntity): stri
     const names = [...new Set(attributes.values())].join(', ');
     return cursor.fail(ident.keyStart, `expected an attribute to order by (${names}), got '${ident.key}'`);
   }
-  if (entity === 'experiment') {
-    return cursor.fail(ident.start, 'expected an attribute (experiments cannot be ordered by tags)');
+  if (TAGS_ONLY.has(entity)) {
+    return cursor.fail(ident.start, `expected an attribute (${entity === 'experiment' ? 'experiments' : `${entity.replace('_', ' ')}s`} cannot be ordered by tags)`);
   }
   if (ident.kind === 'dataset') {
     return cursor.fail(ident.start, 'expected metrics., params., tags. or an attribute (not datasets.)');

@@ -4,3 +4,4 @@ export { openDb, type OpenDbOptions } from './open.js';
 export { migrate, type MigrationResult } from './migrate.js';
 export { MIGRATIONS, type Migration } from './migrations.js';
 export { insertRows } from './bulk.js';
+export { isUniqueViolation, uniquely } from './unique.js';

@@ -206,4 +206,122 @@ export const MIGRATIONS: readonly Migration[] = [
       ...[syncIdentitySql('projects', 'project_id'), syncIdentitySql('experiments', 'experiment_id')].filter((s): s is string => s !== null),
     ],
   },
+  {
+    version: 3,
+    name: 'registry',
+    statements: ({ types: t, clusteredTableSuffix: clustered }) => [
+      // Version numbers are never reused, even after a delete: next_version only grows.
+      `CREATE TABLE registered_models (
+        model_id ${t.id},
+        project_id ${t.bigint} NOT NULL,
+        name ${t.text} NOT NULL,
+        description ${t.text} NOT NULL,
+        creation_time ${t.bigint} NOT NULL,
+        last_update_time ${t.bigint} NOT NULL,
+        next_version ${t.bigint} NOT NULL,
+        UNIQUE (project_id, name)
+      )`,
+      `CREATE TABLE registered_model_tags (
+        model_id ${t.bigint} NOT NULL,
+        key ${t.text} NOT NULL,
+        value ${t.text} NOT NULL,
+        PRIMARY KEY (model_id, key)
+      )${clustered}`,
+      // storage_root is the artifact-store prefix holding the version's files; the manifest lists
+      // each file's path, size and sha256, and manifest_signature is the server's Ed25519 signature
+      // over manifest_digest. Files under a version's storage_root cannot be overwritten or deleted.
+      `CREATE TABLE model_versions (
+        model_id ${t.bigint} NOT NULL,
+        version ${t.bigint} NOT NULL,
+        semver ${t.text} NOT NULL,
+        description ${t.text} NOT NULL,
+        source ${t.text} NOT NULL,
+        storage_root ${t.text} NOT NULL,
+        run_id ${t.text} NOT NULL,
+        run_link ${t.text} NOT NULL,
+        user_id ${t.text} NOT NULL,
+        stage ${t.text} NOT NULL,
+        status ${t.text} NOT NULL,
+        creation_time ${t.bigint} NOT NULL,
+        last_update_time ${t.bigint} NOT NULL,
+        manifest ${t.text} NOT NULL,
+        manifest_digest ${t.text} NOT NULL,
+        signing_key_id ${t.text} NOT NULL,
+        manifest_signature ${t.text} NOT NULL,
+        model_signature ${t.text},
+        card ${t.text} NOT NULL,
+        unsafe_files ${t.text} NOT NULL,
+        code_version ${t.text} NOT NULL,
+        logged_model_id ${t.text} NOT NULL,
+        PRIMARY KEY (model_id, version)
+      )${clustered}`,
+      'CREATE INDEX model_versions_run ON model_versions (run_id)',
+      'CREATE INDEX model_versions_storage ON model_versions (storage_root)',
+      'CREATE INDEX model_versions_updated ON model_versions (last_update_time)',
+      `CREATE TABLE model_version_tags (
+        model_id ${t.bigint} NOT NULL,
+        version ${t.bigint} NOT NULL,
+        key ${t.text} NOT NULL,
+        value ${t.text} NOT NULL,
+        PRIMARY KEY (model_id, version, key)
+      )${clustered}`,
+      'CREATE INDEX model_version_tags_key ON model_version_tags (key, value)',
+      `CREATE TABLE model_aliases (
+        model_id ${t.bigint} NOT NULL,
+        alias ${t.text} NOT NULL,
+        version ${t.bigint} NOT NULL,
+        PRIMARY KEY (model_id, alias)
+      )${clustered}`,
+      // Every transition, denial and override, per model: what `capstan models history` shows.
+      `CREATE TABLE model_events (
+        event_id ${t.id},
+        model_id ${t.bigint} NOT NULL,
+        version ${t.bigint},
+        time ${t.bigint} NOT NULL,
+        actor ${t.text} NOT NULL,
+        kind ${t.text} NOT NULL,
+        detail ${t.text} NOT NULL
+      )`,
+      'CREATE INDEX model_events_model ON model_events (model_id, event_id)',
+      // Public halves of every key that ever signed: a rotated-out key still verifies what it signed.
+      `CREATE TABLE signing_keys (
+        key_id ${t.text} PRIMARY KEY,
+        public_key ${t.text} NOT NULL,
+        created_time ${t.bigint} NOT NULL,
+        retired_time ${t.bigint}
+      )${clustered}`,
+      // Dataset versions are content-addressed: the same bytes under the same name are one version.
+      `CREATE TABLE dataset_versions (
+        dataset_version_id ${t.id},
+        project_id ${t.bigint} NOT NULL,
+        name ${t.text} NOT NULL,
+        version ${t.bigint} NOT NULL,
+        digest ${t.text} NOT NULL,
+        storage_root ${t.text} NOT NULL,
+        source ${t.text} NOT NULL,
+        format ${t.text} NOT NULL,
+        size_bytes ${t.bigint} NOT NULL,
+        file_count ${t.bigint} NOT NULL,
+        row_count ${t.bigint} NOT NULL,
+        schema_json ${t.text} NOT NULL,
+        profile ${t.text} NOT NULL,
+        manifest ${t.text} NOT NULL,
+        description ${t.text} NOT NULL,
+        sensitive SMALLINT NOT NULL,
+        access ${t.text} NOT NULL,
+        created_time ${t.bigint} NOT NULL,
+        created_by ${t.text} NOT NULL,
+        UNIQUE (project_id, name, digest),
+        UNIQUE (project_id, name, version)
+      )`,
+      'CREATE INDEX dataset_versions_storage ON dataset_versions (storage_root)',
+      // One policy document per project: promotion gates and retention rules, as YAML.
+      `CREATE TABLE project_policies (
+        project_id ${t.bigint} PRIMARY KEY,
+        text ${t.text} NOT NULL,
+        updated_time ${t.bigint} NOT NULL,
+        updated_by ${t.text} NOT NULL
+      )${clustered}`,
+    ],
+  },
 ];

@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import { checkArtifactPath, proxiedRoot } from '../artifacts/index.js';
+import { AppError, invalidParam } from '../errors/index.js';
+import type { BlobStore } from '../store/blob/index.js';
+import type { ManifestFile } from './types.js';
+
+const MAX_MANIFEST_FILES = 100_000;
+
+/** Reads a whole object into memory; for model metadata files and graphs the signature reader needs. */
+export async function readBlob(blobs: BlobStore, key: string, range?: { start: number; end: number }): Promise<Buffer> {
+  const { body } = await blobs.get(key, range ? { range } : undefined);
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Every file under `root` with the size and sha256 the store recorded when it was written. A root
+ * that is itself a file is a one-file model named by its last path segment.
+ */
+export async function listFiles(blobs: BlobStore, root: string): Promise<ManifestFile[]> {
+  const single = root === '' ? undefined : await blobs.head(root);
+  if (single) return [{ path: root.split('/').pop()!, size: single.sizeBytes, sha256: single.sha256 }];
+  const files: ManifestFile[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await blobs.list(dir)) {
+      const rel = dir === root ? entry.name : `${dir.slice(root.length + 1)}/${entry.name}`;
+      const key = `${dir}/${entry.name}`;
+      if (entry.isDir) {
+        await walk(key);
+        continue;
+      }
+      const info = await blobs.head(key);
+      if (!info) continue; // removed while listing
+      files.push({ path: rel, size: info.sizeBytes, sha256: info.sha256 });
+      if (files.length > MAX_MANIFEST_FILES) throw invalidParam(`The model at '${root}' has more than ${MAX_MANIFEST_FILES} files.`);
+    }
+  };
+  await walk(root);
+  return files;
+}
+
+/** The key of one manifest file under a storage root (a one-file root is the file itself). */
+export function fileKey(root: string, files: readonly ManifestFile[], path: string): string {
+  return files.length === 1 && root.split('/').pop() === path && files[0]!.path === path ? root : `${root}/${path}`;
+}
+
+/**
+ * Re-reads every file and hashes what is there now: the recorded hashes are what the store was told,
+ * this is what it holds. A file the store itself finds corrupt counts as a mismatch, not an error.
+ */
+export async function hashFiles(blobs: BlobStore, root: string, expected: readonly ManifestFile[]): Promise<ManifestFile[]> {
+  const found: ManifestFile[] = [];
+  for (const f of expected) {
+    const key = fileKey(root, expected, f.path);
+    const info = await blobs.head(key);
+    if (!info) continue;
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      const { body } = await blobs.get(key);
+      for await (const chunk of body) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+      }
+      found.push({ path: f.path, size, sha256: hash.digest('hex') });
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'ARTIFACT_INTEGRITY_ERR')) throw err;
+      found.push({ path: f.path, size: f.size, sha256: `unreadable: ${err.message}` });
+    }
+  }
+  return found;
+}
+
+/** The blob key a proxied `mlflow-artifacts:` URI or bare artifact path points at. */
+export function storageKeyOf(uri: string): string {
+  const root = proxiedRoot(uri);
+  if (root !== null) return root;
+  throw invalidParam(
+    `Invalid model version source '${uri}': Capstan registers files held in its own artifact store ` +
+      "(runs:/<run_id>/<path>, mlflow-artifacts:/<path> or models:/<name>/<version>). Upload the files as run artifacts first.",
+  );
+}
+
+/** Prefixes that would contain `key`: itself and each ancestor directory. */
+export function ancestorsOf(key: string): string[] {
+  const parts = checkArtifactPath(key).split('/');
+  return parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+}

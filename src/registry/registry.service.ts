@@ -1,0 +1,354 @@
+import { AppError, invalidParam, notFound } from '../errors/index.js';
+import type { BlobStore } from '../store/blob/index.js';
+import type { Db } from '../store/sql/index.js';
+import {
+  checkLength, decodePageToken, encodePageToken, parseFilter, parseOrderBy, validateKey, validateMaxResults,
+  type KeyValue, type Page, type TrackingService,
+} from '../tracking/index.js';
+import { compareManifest, manifestDigest, sortManifest, type ManifestProblem } from './manifest.js';
+import { extractSignature } from './model-signature.js';
+import { modelNotFound, ModelSql } from './models.sql.js';
+import { ancestorsOf, fileKey, hashFiles, listFiles, readBlob, storageKeyOf } from './registration.js';
+import { nextSemver } from './semver.js';
+import type { SigningKeys } from './signing.js';
+import { CARD_FIELDS, STAGES, type Bump, type ModelCard, type ModelEvent, type ModelVersion, type RegisteredModel, type Stage } from './types.js';
+import { scanUnsafe, UNSAFE_HEAD_BYTES } from './unsafe-format.js';
+import { VersionSql } from './versions.sql.js';
+
+export interface SearchRequest {
+  filter?: string;
+  maxResults?: number;
+  orderBy?: string[];
+  pageToken?: string;
+}
+
+export interface NewVersionRequest {
+  name: string;
+  source: string;
+  runId?: string;
+  runLink?: string;
+  description?: string;
+  tags: KeyValue[];
+  bump?: Bump;
+  semver?: string;
+  card?: Partial<ModelCard>;
+  codeVersion?: string;
+  loggedModelId?: string;
+  actor: string;
+}
+
+export interface VerifyReport {
+  name: string;
+  version: number;
+  verified: boolean;
+  manifestDigest: string;
+  keyId: string;
+  /** The manifest as stored hashes to the digest that was signed. */
+  manifestIntact: boolean;
+  signatureValid: boolean;
+  problems: ManifestProblem[];
+}
+
+const MAX_TAG_KEY = 250;
+const MAX_TAG_VALUE = 5000;
+const MAX_SIGNATURE_FILE_BYTES = 1 << 30;
+
+export function emptyCard(description = ''): ModelCard {
+  return { description, intended_use: '', training_data: '', metrics_summary: '', limitations: '', fairness: '' };
+}
+
+export function checkCard(card: Partial<ModelCard> | undefined): Partial<ModelCard> {
+  for (const key of Object.keys(card ?? {})) {
+    if (!(CARD_FIELDS as readonly string[]).includes(key)) throw invalidParam(`Unknown model card field '${key}'; the fields are ${CARD_FIELDS.join(', ')}.`);
+    checkLength(`card.${key}`, (card as Record<string, string>)[key], 100_000);
+  }
+  return card ?? {};
+}
+
+export function parseVersionNumber(version: string | number): number {
+  const text = String(version);
+  if (!/^\d{1,15}$/.test(text) || Number(text) < 1) throw invalidParam(`Invalid model version '${text}': expected a positive integer.`);
+  return Number(text);
+}
+
+export function canonicalStage(stage: string): Stage {
+  const found = STAGES.find((s) => s.toLowerCase() === stage.toLowerCase());
+  if (!found) throw invalidParam(`Invalid Model Version stage: ${stage}. Value must be one of ${STAGES.join(', ')}.`);
+  return found;
+}
+
+const versionNotFound = (name: string, version: number | string) => notFound(`Model Version (name=${name}, version=${version}) not found`);
+
+function checkName(name: string): void {
+  if (typeof name !== 'string' || name.trim() === '') throw invalidParam('Registered model name cannot be empty.');
+  if (name.length > 256 || /[\u0000-\u001f]/.test(name)) throw invalidParam('Invalid registered model name: at most 256 characters and no control characters.');
+}
+
+function checkTag(tag: KeyValue): void {
+  validateKey('tag', tag.key);
+  checkLength('key', tag.key, MAX_TAG_KEY);
+  checkLength('value', tag.value, MAX_TAG_VALUE);
+}
+
+/** Registered models and their versions with MLflow's rules, plus manifests, signing and verification. */
+export class RegistryService {
+  readonly models: ModelSql;
+  readonly versions: VersionSql;
+
+  constructor(
+    private readonly db: Db,
+    private readonly blobs: BlobStore,
+    readonly keys: SigningKeys,
+    private readonly tracking: TrackingService,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.models = new ModelSql(db);
+    this.versions = new VersionSql(db);
+  }
+
+  /** What holds the files at `key`, for the artifact proxy's pin check; null when nothing does. */
+  async pinHolder(key: string): Promise<string | null> {
+    if (key === '') return null;
+    const root = await this.versions.pinnedAt(key, ancestorsOf(key));
+    return root === undefined ? null : `a registered model version (files at '${root}')`;
+  }
+
+  async createModel(projectId: number, name: string, description: string, tags: KeyValue[], actor: string): Promise<RegisteredModel> {
+    checkName(name);
+    tags.forEach(checkTag);
+    const now = this.now();
+    const modelId = await this.models.create(projectId, name, description, tags, now);
+    await this.models.addEvent(this.db, modelId, null, actor, 'model_created', { name }, now);
+    return (await this.models.get(projectId, name))!;
+  }
+
+  async model(projectId: number, name: string): Promise<RegisteredModel> {
+    checkName(name);
+    const model = await this.models.get(projectId, name);
+    if (!model) throw modelNotFound(name);
+    return model;
+  }
+
+  async renameModel(projectId: number, name: string, newName: string, actor: string): Promise<RegisteredModel> {
+    checkName(newName);
+    const model = await this.model(projectId, name);
+    const now = this.now();
+    await this.models.rename(model.modelId, newName, now);
+    await this.models.addEvent(this.db, model.modelId, null, actor, 'model_renamed', { from: name, to: newName }, now);
+    return this.model(projectId, newName);
+  }
+
+  async updateModel(projectId: number, name: string, description: string): Promise<RegisteredModel> {
+    const model = await this.model(projectId, name);
+    await this.models.setDescription(model.modelId, description, this.now());
+    return this.model(projectId, name);
+  }
+
+  async deleteModel(projectId: number, name: string, actor: string): Promise<void> {
+    const model = await this.model(projectId, name);
+    await this.models.delete(model.modelId);
+    await this.models.addEvent(this.db, model.modelId, null, actor, 'model_deleted', { name }, this.now());
+  }
+
+  async searchModels(projectId: number, req: SearchRequest): Promise<Page<RegisteredModel>> {
+    const limit = validateMaxResults(req.maxResults, 100, 1000);
+    const offset = decodePageToken(req.pageToken);
+    const found = await this.models.search(projectId, parseFilter(req.filter, 'registered_model'), parseOrderBy(req.orderBy, 'registered_model'), offset, limit + 1);
+    return { items: found.slice(0, limit), nextPageToken: found.length > limit ? encodePageToken(offset + limit) : undefined };
+  }
+
+  async setModelTag(projectId: number, name: string, tag: KeyValue): Promise<void> {
+    checkTag(tag);
+    await this.models.setTag((await this.model(projectId, name)).modelId, tag, this.now());
+  }
+
+  async deleteModelTag(projectId: number, name: string, key: string): Promise<void> {
+    const model = await this.model(projectId, name);
+    if (!(await this.models.deleteTag(model.modelId, key))) throw notFound(`Registered model tag '${key}' not found on ${name}.`);
+  }
+
+  /** The newest live version in each stage: all stages, or the ones asked for. */
+  async latestVersions(projectId: number, name: string, stages?: string[]): Promise<ModelVersion[]> {
+    const model = await this.model(projectId, name);
+    const all = await this.versions.latestPerStage([model.modelId]);
+    if (!stages?.length) return all;
+    const wanted = new Set(stages.map(canonicalStage));
+    return all.filter((v) => wanted.has(v.stage as Stage));
+  }
+
+  async latestVersionsOf(models: RegisteredModel[]): Promise<Map<number, ModelVersion[]>> {
+    const byModel = new Map<number, ModelVersion[]>();
+    for (const v of await this.versions.latestPerStage(models.map((m) => m.modelId))) byModel.set(v.modelId, [...(byModel.get(v.modelId) ?? []), v]);
+    return byModel;
+  }
+
+  async version(projectId: number, name: string, version: string | number): Promise<ModelVersion> {
+    const n = parseVersionNumber(version);
+    const model = await this.model(projectId, name);
+    const found = await this.versions.get(model.modelId, n);
+    if (!found) throw versionNotFound(name, n);
+    return found;
+  }
+
+  async versionByAlias(projectId: number, name: string, alias: string): Promise<ModelVersion> {
+    const model = await this.model(projectId, name);
+    if (alias === 'latest') {
+      const all = await this.versions.listOfModel(model.modelId);
+      if (all.length === 0) throw invalidParam(`Registered model ${name} has no versions.`);
+      return all[all.length - 1]!;
+    }
+    const n = await this.models.aliasVersion(model.modelId, alias);
+    if (n === undefined) throw invalidParam(`Registered model alias ${alias} not found.`);
+    return (await this.versions.get(model.modelId, n))!;
+  }
+
+  /** `models:/name/3`, `models:/name@champion` or `models:/name/Production`. */
+  async resolveModelUri(projectId: number, uri: string): Promise<ModelVersion> {
+    const m = /^models:\/([^/@]+)(?:@([\w-]+)|\/([^/]+))\/?$/.exec(uri);
+    if (!m) throw invalidParam(`Invalid model URI '${uri}': expected models:/<name>/<version>, models:/<name>@<alias> or models:/<name>/<stage>.`);
+    const [, name, alias, ref] = m as unknown as [string, string, string | undefined, string | undefined];
+    if (alias !== undefined) return this.versionByAlias(projectId, name, alias);
+    if (/^\d+$/.test(ref!)) return this.version(projectId, name, ref!);
+    const [latest] = await this.latestVersions(projectId, name, [ref!]);
+    if (!latest) throw notFound(`No version of ${name} is in stage ${canonicalStage(ref!)}.`);
+    return latest;
+  }
+
+  async searchVersions(projectId: number, req: SearchRequest): Promise<Page<ModelVersion>> {
+    const limit = validateMaxResults(req.maxResults, 10_000, 200_000);
+    const offset = decodePageToken(req.pageToken);
+    const found = await this.versions.search(projectId, parseFilter(req.filter, 'model_version'), parseOrderBy(req.orderBy, 'model_version'), offset, limit + 1);
+    return { items: found.slice(0, limit), nextPageToken: found.length > limit ? encodePageToken(offset + limit) : undefined };
+  }
+
+  /** The storage root of a source, checked to lie in the request's project. */
+  private async sourceRoot(projectId: number, source: string, runId: string | undefined): Promise<string> {
+    if (source.startsWith('models:/')) return (await this.resolveModelUri(projectId, source)).storageRoot;
+    const runs = /^runs:\/([^/]+)(?:\/(.*))?$/.exec(source);
+    let key: string;
+    if (runs) {
+      const run = await this.tracking.getRun(runs[1]!);
+      key = [storageKeyOf(run.info.artifactUri), runs[2] ?? ''].filter((s) => s !== '').join('/');
+    } else {
+      key = storageKeyOf(source);
+    }
+    const experimentId = key.split('/')[0] ?? '';
+    const owner = (await this.tracking.projectsOf('experiment', [experimentId])).get(experimentId);
+    if (owner !== projectId) throw invalidParam(`Invalid model version source '${source}': it is not an artifact location of an experiment in this project.`);
+    if (runId) {
+      const run = await this.tracking.getRun(runId);
+      const runRoot = storageKeyOf(run.info.artifactUri);
+      if (!source.startsWith('runs:/') && key !== runRoot && !key.startsWith(`${runRoot}/`)) {
+        throw invalidParam(`Invalid model version source '${source}': it lies outside the artifact location of run ${runId}.`);
+      }
+    }
+    return key;
+  }
+
+  /**
+   * Registers the files at `source` as the model's next version: lists them with their recorded
+   * hashes, reads the signature from the ONNX graph or MLmodel file, flags pickle-based files, and
+   * signs the manifest digest. The files stay where they are, pinned: nothing may change them now.
+   */
+  async createVersion(projectId: number, req: NewVersionRequest): Promise<ModelVersion> {
+    const model = await this.model(projectId, req.name);
+    req.tags.forEach(checkTag);
+    const card = checkCard(req.card);
+    const root = await this.sourceRoot(projectId, req.source, req.runId);
+    const files = await listFiles(this.blobs, root);
+    if (files.length === 0) throw invalidParam(`Invalid model version source '${req.source}': no files are stored there.`);
+    const manifest = sortManifest(files);
+    const digest = manifestDigest(manifest);
+    const sizes = files.map((f) => ({ path: f.path, sizeBytes: f.size }));
+    const signed = this.keys.sign(digest);
+    const signature = await extractSignature(sizes.filter((f) => f.sizeBytes <= MAX_SIGNATURE_FILE_BYTES), (path) => readBlob(this.blobs, fileKey(root, files, path)));
+    const unsafeFiles = await scanUnsafe(sizes, (path) => {
+      const f = files.find((x) => x.path === path)!;
+      return f.size === 0 ? Promise.resolve(Buffer.alloc(0)) : readBlob(this.blobs, fileKey(root, files, path), { start: 0, end: Math.min(f.size, UNSAFE_HEAD_BYTES) - 1 });
+    });
+    const run = req.runId ? await this.tracking.getRun(req.runId) : undefined;
+    const codeVersion = req.codeVersion ?? run?.data.tags.find((t) => t.key === 'mlflow.source.git.commit')?.value ?? '';
+    const now = this.now();
+    const version = await this.db.transaction(async (tx) => {
+      const semver = nextSemver(await this.versions.semvers(tx, model.modelId), req.bump, req.semver);
+      const n = await this.versions.insert(tx, {
+        modelId: model.modelId, semver, description: req.description ?? '', source: req.source, storageRoot: root, runId: req.runId ?? '',
+        runLink: req.runLink ?? '', userId: req.actor, stage: 'None', status: 'READY', creationTime: now, lastUpdateTime: now, manifest,
+        manifestDigest: digest, signingKeyId: signed.keyId, manifestSignature: signed.signature, signature: signature.signature,
+        card: { ...emptyCard(req.description ?? ''), ...card }, unsafeFiles, codeVersion, loggedModelId: req.loggedModelId ?? '',
+      }, req.tags);
+      await this.models.addEvent(tx, model.modelId, n, req.actor, 'version_created', {
+        semver, source: req.source, manifest_digest: digest, key_id: signed.keyId, files: files.length, unsafe_files: unsafeFiles.length,
+        signature: signature.signature ? signature.signature.source : `none: ${signature.reason ?? 'unknown'}`,
+      }, now);
+      return n;
+    });
+    return this.version(projectId, req.name, version);
+  }
+
+  async updateVersion(projectId: number, name: string, version: string, description: string): Promise<ModelVersion> {
+    const v = await this.version(projectId, name, version);
+    await this.versions.setDescription(v.modelId, v.version, description, this.now());
+    return this.version(projectId, name, version);
+  }
+
+  async setCard(projectId: number, name: string, version: string, card: Partial<ModelCard>, actor: string): Promise<ModelVersion> {
+    const v = await this.version(projectId, name, version);
+    const merged = { ...v.card, ...checkCard(card) };
+    const now = this.now();
+    await this.db.transaction(async (tx) => {
+      await this.versions.setCard(tx, v.modelId, v.version, JSON.stringify(merged), now);
+      await this.models.addEvent(tx, v.modelId, v.version, actor, 'card_updated', { fields: Object.keys(card) }, now);
+    });
+    return this.version(projectId, name, version);
+  }
+
+  async deleteVersion(projectId: number, name: string, version: string, actor: string): Promise<void> {
+    const v = await this.version(projectId, name, version);
+    const now = this.now();
+    await this.db.transaction(async (tx) => {
+      await this.versions.softDelete(tx, v.modelId, v.version, now);
+      await this.models.addEvent(tx, v.modelId, v.version, actor, 'version_deleted', { semver: v.semver, aliases: v.aliases }, now);
+    });
+  }
+
+  async setVersionTag(projectId: number, name: string, version: string, tag: KeyValue): Promise<void> {
+    checkTag(tag);
+    const v = await this.version(projectId, name, version);
+    await this.versions.setTag(v.modelId, v.version, tag);
+  }
+
+  async deleteVersionTag(projectId: number, name: string, version: string, key: string): Promise<void> {
+    const v = await this.version(projectId, name, version);
+    await this.versions.deleteTag(v.modelId, v.version, key);
+  }
+
+  async history(projectId: number, name: string, afterId = 0, limit = 1000): Promise<ModelEvent[]> {
+    return this.models.events((await this.model(projectId, name)).modelId, afterId, limit);
+  }
+
+  /** Recomputes every file's digest and the manifest digest, and checks the signature over it. */
+  async verify(projectId: number, name: string, version: string): Promise<VerifyReport> {
+    const v = await this.version(projectId, name, version);
+    return this.verifyVersion(v);
+  }
+
+  async verifyVersion(v: ModelVersion): Promise<VerifyReport> {
+    const manifestIntact = manifestDigest(v.manifest) === v.manifestDigest;
+    const signatureValid = await this.keys.verify(v.signingKeyId, v.manifestDigest, v.manifestSignature);
+    const problems = compareManifest(v.manifest, await hashFiles(this.blobs, v.storageRoot, v.manifest.files));
+    return {
+      name: v.name, version: v.version, verified: manifestIntact && signatureValid && problems.length === 0,
+      manifestDigest: v.manifestDigest, keyId: v.signingKeyId, manifestIntact, signatureValid, problems,
+    };
+  }
+
+  /** For loaders: the version's verified report, or ARTIFACT_INTEGRITY_ERR naming what is wrong. */
+  async requireVerified(v: ModelVersion): Promise<VerifyReport> {
+    const report = await this.verifyVersion(v);
+    if (report.verified) return report;
+    const why = [!report.manifestIntact && 'the manifest does not hash to the signed digest', !report.signatureValid && 'the signature does not verify',
+      ...report.problems.map((p) => `${p.path}: ${p.problem}`)].filter(Boolean).join('; ');
+    throw new AppError('ARTIFACT_INTEGRITY_ERR', `Model ${v.name} version ${v.version} failed verification: ${why}.`, { details: { ...report } });
+  }
+}

@@ -1,0 +1,134 @@
+// The model registry through HTTP on the embedded default: MLflow's API, manifests, signing,
+// verification against tampering, pinned files and promotion gates.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { assertError, assertOk, call } from '../support/inject.js';
+import { startTestPlatform, type TestPlatform } from '../support/platform.js';
+
+const API = '/api/2.0/mlflow';
+const PROXY = '/api/2.0/mlflow-artifacts/artifacts';
+const CAPSTAN = '/api/capstan/registry';
+const FIXTURES = new URL('../fixtures/onnx/', import.meta.url);
+const mlp = readFileSync(new URL('tabular_mlp.onnx', FIXTURES));
+const mlpSidecar = JSON.parse(readFileSync(new URL('tabular_mlp.json', FIXTURES), 'utf8'));
+
+function findFile(dir: string, name: string): string | undefined {
+  for (const entry of readdirSync(dir)) {
+    if (entry.startsWith('.')) continue; // the store's sidecars and temp files
+    const full = join(dir, entry);
+    if (statSync(full).isDirectory()) {
+      const found = findFile(full, name);
+      if (found) return found;
+    } else if (entry === name) return full;
+  }
+  return undefined;
+}
+
+describe('model registry over HTTP', () => {
+  let tp: TestPlatform;
+  let app: FastifyInstance;
+  let runId: string;
+  let experimentId: string;
+  before(async () => {
+    tp = await startTestPlatform();
+    app = tp.app;
+    experimentId = assertOk(await call(app, 'POST', `${API}/experiments/create`, { name: 'fraud' })).experiment_id;
+    const run = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: experimentId, tags: [{ key: 'mlflow.source.git.commit', value: 'abc123' }] })).run;
+    runId = run.info.run_id;
+    assertOk(await call(app, 'POST', `${API}/runs/log-metric`, { run_id: runId, key: 'accuracy', value: 0.85, timestamp: 1, step: 0 }));
+    const root = `${PROXY}/${experimentId}/${runId}/artifacts/model`;
+    assertOk(await call(app, 'PUT', `${root}/model.onnx`, mlp));
+    assertOk(await call(app, 'PUT', `${root}/MLmodel`, 'flavors:\n  onnx:\n    data: model.onnx\n'));
+  });
+  after(() => tp.close());
+
+  it('registers a run model as version 1 with manifest, signature and semver', async () => {
+    const model = assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: 'fraud-detector', tags: [{ key: 'team', value: 'risk' }] })).registered_model;
+    assert.equal(model.name, 'fraud-detector');
+    assertError(await call(app, 'POST', `${API}/registered-models/create`, { name: 'fraud-detector' }), 'RESOURCE_ALREADY_EXISTS');
+    const v = assertOk(await call(app, 'POST', `${API}/model-versions/create`, { name: 'fraud-detector', source: `runs:/${runId}/model`, run_id: runId })).model_version;
+    assert.equal(v.version, '1');
+    assert.equal(v.current_stage, 'None');
+    assert.equal(v.status, 'READY');
+    const detail = assertOk(await call(app, 'GET', `${CAPSTAN}/model-versions/get?name=fraud-detector&version=1`)).model_version;
+    assert.equal(detail.semver, '0.1.0');
+    assert.equal(detail.code_version, 'abc123');
+    assert.deepEqual(detail.manifest.files.map((f: any) => f.path), ['MLmodel', 'model.onnx']);
+    assert.equal(detail.manifest.files[1].sha256, mlpSidecar.sha256);
+    assert.match(detail.manifest_digest, /^sha256:[0-9a-f]{64}$/);
+    assert.deepEqual(detail.model_signature.inputs, mlpSidecar.inputs);
+    assert.deepEqual(detail.model_signature.outputs, mlpSidecar.outputs);
+    assert.deepEqual(detail.unsafe_files, []);
+    const uri = assertOk(await call(app, 'GET', `${API}/model-versions/get-download-uri?name=fraud-detector&version=1`));
+    assert.equal(uri.artifact_uri, `mlflow-artifacts:/${experimentId}/${runId}/artifacts/model`);
+  });
+
+  it('refuses to overwrite or delete registered files through the proxy', async () => {
+    const root = `${PROXY}/${experimentId}/${runId}/artifacts/model`;
+    assertError(await call(app, 'PUT', `${root}/model.onnx`, Buffer.from('evil')), 'ARTIFACT_PINNED');
+    assertError(await call(app, 'PUT', `${root}/extra.txt`, Buffer.from('x')), 'ARTIFACT_PINNED');
+    assertError(await call(app, 'DELETE', `${PROXY}/${experimentId}/${runId}`), 'ARTIFACT_PINNED');
+    assertOk(await call(app, 'PUT', `${PROXY}/${experimentId}/${runId}/artifacts/notes.txt`, Buffer.from('fine')));
+  });
+
+  it('verifies the version, and refuses a tampered blob', async () => {
+    const ok = assertOk(await call(app, 'POST', `${CAPSTAN}/model-versions/verify`, { name: 'fraud-detector', version: '1' })).report;
+    assert.equal(ok.verified, true, JSON.stringify(ok));
+    const file = findFile(tp.dataDir, 'model.onnx')!;
+    const original = readFileSync(file);
+    const tampered = Buffer.from(original);
+    tampered[100] ^= 0xff;
+    writeFileSync(file, tampered);
+    try {
+      const bad = assertOk(await call(app, 'POST', `${CAPSTAN}/model-versions/verify`, { name: 'fraud-detector', version: '1' })).report;
+      assert.equal(bad.verified, false);
+      assert.deepEqual(bad.problems.map((p: any) => [p.path, p.problem]), [['model.onnx', 'sha256']]);
+      assert.equal(bad.signatureValid, true);
+    } finally {
+      writeFileSync(file, original);
+    }
+  });
+
+  it('sets, reads and deletes aliases; unknown alias is INVALID_PARAMETER_VALUE', async () => {
+    assertOk(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion', version: '1' }));
+    const v = assertOk(await call(app, 'GET', `${API}/registered-models/alias?name=fraud-detector&alias=champion`)).model_version;
+    assert.equal(v.version, '1');
+    assert.deepEqual(v.aliases, ['champion']);
+    assertError(await call(app, 'GET', `${API}/registered-models/alias?name=fraud-detector&alias=nope`), 'INVALID_PARAMETER_VALUE');
+    assertError(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'v2', version: '1' }), 'INVALID_PARAMETER_VALUE');
+    assertOk(await call(app, 'DELETE', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion' }));
+    assertOk(await call(app, 'DELETE', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion' }));
+  });
+
+  it('denies a gated promotion naming the rule and its inputs, records it, and lets an admin override', async () => {
+    const policy = 'gates:\n  - name: production-ready\n    protects:\n      aliases: [champion]\n      stages: [Production]\n    rules:\n      - name: accuracy\n        expr: metrics.accuracy >= 0.9\n';
+    assertOk(await call(app, 'PUT', `${CAPSTAN}/policy`, { text: policy }));
+    const denied = await call(app, 'POST', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion', version: '1' });
+    assertError(denied, 'POLICY_DENIED', /accuracy/);
+    assert.match(denied.body.message, /0\.85/);
+    assertError(await call(app, 'POST', `${API}/model-versions/transition-stage`, { name: 'fraud-detector', version: '1', stage: 'production', archive_existing_versions: false }), 'POLICY_DENIED');
+    const staged = assertOk(await call(app, 'POST', `${API}/model-versions/transition-stage`, { name: 'fraud-detector', version: '1', stage: 'staging', archive_existing_versions: false })).model_version;
+    assert.equal(staged.current_stage, 'Staging');
+    assertOk(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion', version: '1', override_reason: 'hotfix approved by risk' }));
+    const events = assertOk(await call(app, 'GET', `${CAPSTAN}/models/history?name=fraud-detector`)).events;
+    assert.deepEqual(events.map((e: any) => e.kind), ['model_created', 'version_created', 'alias_set', 'alias_deleted', 'promotion_denied', 'promotion_denied', 'stage_changed', 'alias_set']);
+    assert.equal(events.at(-1).detail.override_reason, 'hotfix approved by risk');
+  });
+
+  it('searches models and versions with MLflow filters and pages', async () => {
+    for (let i = 0; i < 3; i++) assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: `search-${i}` }));
+    const page1 = assertOk(await call(app, 'GET', `${API}/registered-models/search?filter=${encodeURIComponent("name LIKE 'search-%'")}&max_results=2`));
+    assert.deepEqual(page1.registered_models.map((m: any) => m.name), ['search-0', 'search-1']);
+    const page2 = assertOk(await call(app, 'GET', `${API}/registered-models/search?filter=${encodeURIComponent("name LIKE 'search-%'")}&max_results=2&page_token=${page1.next_page_token}`));
+    assert.deepEqual(page2.registered_models.map((m: any) => m.name), ['search-2']);
+    assert.equal(page2.next_page_token, undefined);
+    const byTag = assertOk(await call(app, 'GET', `${API}/registered-models/search?filter=${encodeURIComponent("tags.team = 'risk'")}`));
+    assert.deepEqual(byTag.registered_models.map((m: any) => m.name), ['fraud-detector']);
+    const versions = assertOk(await call(app, 'GET', `${API}/model-versions/search?filter=${encodeURIComponent(`run_id = '${runId}'`)}`));
+    assert.deepEqual(versions.model_versions.map((v: any) => [v.name, v.version]), [['fraud-detector', '1']]);
+    assertError(await call(app, 'GET', `${API}/model-versions/search?filter=${encodeURIComponent('metrics.x > 1')}`), 'INVALID_PARAMETER_VALUE');
+  });
+});
