@@ -85,7 +85,7 @@ class WireReader {
     return Number(field);
   }
 
-  uint64(what: string): bigint {
+  private uint64(what: string): bigint {
     this.expect(WIRE_VARINT, what);
     return this.readVarint();
   }
@@ -105,9 +105,9 @@ class WireReader {
 
   string(what: string): string {
     const at = this.pos;
-    const bytes = this.lengthDelimited(what);
+    const start = this.takeLengthDelimited(what);
     try {
-      return utf8.decode(bytes);
+      return utf8.decode(this.bytes.subarray(start, this.pos));
     } catch {
       throw this.fail(`${what} is not valid UTF-8`, at);
     }
@@ -115,11 +115,8 @@ class WireReader {
 
   /** A reader over an embedded message; this reader moves past it. */
   message(what: string, type: string): WireReader {
-    this.expect(WIRE_LEN, what);
-    const length = this.readLength(what);
-    const sub = new WireReader(this.bytes, `${this.context}.${what} (${type})`, this.pos, this.pos + length);
-    this.pos += length;
-    return sub;
+    const start = this.takeLengthDelimited(what);
+    return new WireReader(this.bytes, `${this.context}.${what} (${type})`, start, this.pos);
   }
 
   /** Steps over the value of the field just read, whatever its wire type. */
@@ -128,9 +125,7 @@ class WireReader {
     if (this.wire === WIRE_VARINT) {
       this.readVarint();
     } else if (this.wire === WIRE_LEN) {
-      // Not `pos += readLength()`: that adds to pos as it was before the length was read.
-      const length = this.readLength(`field at byte ${this.tagAt}`);
-      this.pos += length;
+      this.takeLengthDelimited(`field at byte ${this.tagAt}`);
     } else {
       this.advance(this.wire === WIRE_FIXED64 ? 8 : 4, at); // next() lets no other wire type through
     }
@@ -138,16 +133,17 @@ class WireReader {
 
   fail(reason: string, offset = this.pos): AppError {
     return new AppError('INVALID_PARAMETER_VALUE', `Not a readable ONNX model: ${reason} at byte ${offset} (in ${this.context}).`, {
-      details: { offset, message: this.context },
+      details: { offset, within: this.context },
     });
   }
 
-  private lengthDelimited(what: string): Uint8Array {
+  /** Moves past a length-delimited value and returns where it starts; it ends at the new pos. */
+  private takeLengthDelimited(what: string): number {
     this.expect(WIRE_LEN, what);
     const length = this.readLength(what);
-    const bytes = this.bytes.subarray(this.pos, this.pos + length);
+    const start = this.pos;
     this.pos += length;
-    return bytes;
+    return start;
   }
 
   private expect(wire: number, what: string): void {
@@ -163,7 +159,7 @@ class WireReader {
   }
 
   private advance(count: number, at: number): void {
-    if (!(count <= this.end - this.pos)) throw this.fail(`truncated: a fixed-width value needs ${count} bytes`, at);
+    if (count > this.end - this.pos) throw this.fail(`truncated: a fixed-width value needs ${count} bytes`, at);
     this.pos += count;
   }
 

@@ -30,22 +30,9 @@ export interface Manifest {
   files: ManifestFile[];
 }
 
-export interface TensorSpec {
-  name: string;
-  datatype: string | null;
-  onnx_type: string | null;
-  shape: number[];
-  symbolic_dims: (string | null)[];
-}
-
-export interface ModelSignature {
-  source: 'onnx' | 'mlmodel';
-  file: string;
-  inputs: TensorSpec[];
-  outputs: TensorSpec[];
-  flavors?: string[];
-  onnx?: unknown;
-}
+export type { TensorSpec } from './onnx-graph.js';
+export type { ModelSignature } from './model-signature.js';
+import type { ModelSignature } from './model-signature.js';
 
 /** What a team writes down about a model version; every field is free text. */
 export interface ModelCard {
