@@ -6,3 +6,5 @@ export { SigningKeys, type SigningKeySource } from './signing.js';
 export { registryRoutes } from './registry.routes.js';
 export { governanceRoutes } from './governance.routes.js';
 export { manifestDigest } from './manifest.js';
+export { listFiles, readBlob, storageKeyOf, ancestorsOf } from './registration.js';
+export { sortManifest } from './manifest.js';

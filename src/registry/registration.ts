@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { checkArtifactPath, proxiedRoot } from '../artifacts/index.js';
+import { proxiedRoot } from '../artifacts/index.js';
 import { AppError, invalidParam } from '../errors/index.js';
 import type { BlobStore } from '../store/blob/index.js';
 import type { ManifestFile } from './types.js';
@@ -84,6 +84,6 @@ export function storageKeyOf(uri: string): string {
 
 /** Prefixes that would contain `key`: itself and each ancestor directory. */
 export function ancestorsOf(key: string): string[] {
-  const parts = checkArtifactPath(key).split('/');
+  const parts = key.split('/').filter((p) => p !== '');
   return parts.map((_, i) => parts.slice(0, i + 1).join('/'));
 }

@@ -10,6 +10,7 @@ import { ServerMetrics } from '../observability/metrics.js';
 import { startTracing, tracedDb } from '../observability/tracing.js';
 import { openBlobStore, type BlobStore } from '../store/blob/index.js';
 import { migrate, openDb, type Db } from '../store/sql/index.js';
+import { datasetRoutes, DatasetService, Lineage } from '../datasets/index.js';
 import { governanceRoutes, PolicyService, PromotionService, RegistryService, registryRoutes, SigningKeys, type SigningKeySource } from '../registry/index.js';
 import { defaultArtifactLocation, SqlTrackingStore, TrackingService, trackingRoutes } from '../tracking/index.js';
 import { wireAccess, type AccessParts } from './access-wiring.js';
@@ -74,9 +75,11 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
   const keys = await SigningKeys.open(db, signingKeySource(config));
   const registry = new RegistryService(db, blobs, keys, tracking);
   const policies = new PolicyService(db);
-  const promotion = new PromotionService(db, registry, policies, tracking, async () => []);
   // The proxy may not change files a registered version holds; the registry itself reads `blobs`.
-  const proxied = withPins(blobs, (key) => registry.pinHolder(key));
+  const proxied = withPins(blobs, async (key) => (await registry.pinHolder(key)) ?? (await datasets.pinHolder(key)) ?? null);
+  const datasets = new DatasetService(db, proxied, tracking);
+  const promotion = new PromotionService(db, registry, policies, tracking, async (projectId, runId) =>
+    (await datasets.runDatasets(projectId, runId)).map((d) => ({ name: d.name, digest: d.digest, sensitive: d.sensitive, access: d.access, rows: d.rows })));
   const artifacts = new ArtifactService(proxied);
 
   const metrics = new ServerMetrics();
@@ -89,6 +92,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     ...multipartRoutes(new MultipartUploads(proxied), tracking, access.signer),
     ...registryRoutes(registry, promotion),
     ...governanceRoutes(registry, promotion, policies),
+    ...datasetRoutes(datasets, tracking, registry, new Lineage(db, registry, datasets, tracking)),
     ...accessRoutes(access.service, access.secrets, audit),
   );
   const app = await buildApp({

@@ -132,3 +132,54 @@ describe('model registry over HTTP', () => {
     assertError(await call(app, 'GET', `${API}/model-versions/search?filter=${encodeURIComponent('metrics.x > 1')}`), 'INVALID_PARAMETER_VALUE');
   });
 });
+
+describe('datasets and lineage over HTTP', () => {
+  let tp: TestPlatform;
+  let app: FastifyInstance;
+  const iris = readFileSync(new URL('../fixtures/datasets/iris.csv', import.meta.url));
+  before(async () => {
+    tp = await startTestPlatform();
+    app = tp.app;
+  });
+  after(() => tp.close());
+
+  const upload = async (files: Record<string, Buffer>) => {
+    const { upload_id } = assertOk(await call(app, 'POST', '/api/capstan/datasets/uploads', {}));
+    for (const [path, bytes] of Object.entries(files)) assertOk(await call(app, 'PUT', `/api/capstan/datasets/uploads/${upload_id}/files/${path}`, bytes));
+    return upload_id as string;
+  };
+
+  it('registers by content hash with schema and profile; the same content is the same version', async () => {
+    const first = assertOk(await call(app, 'POST', '/api/capstan/datasets/register', { name: 'iris', source: `upload:${await upload({ 'iris.csv': iris })}`, sensitive: true, access: 'public' }));
+    assert.equal(first.created, true);
+    assert.equal(first.dataset_version.version, 1);
+    assert.equal(first.dataset_version.row_count, 150);
+    assert.equal(first.dataset_version.schema.length, 5);
+    assert.match(first.dataset_version.digest, /^sha256:[0-9a-f]{64}$/);
+    const again = assertOk(await call(app, 'POST', '/api/capstan/datasets/register', { name: 'iris', source: `upload:${await upload({ 'iris.csv': iris })}` }));
+    assert.equal(again.created, false);
+    assert.equal(again.dataset_version.version, 1);
+    const changed = assertOk(await call(app, 'POST', '/api/capstan/datasets/register', { name: 'iris', source: `upload:${await upload({ 'iris.csv': iris.subarray(0, iris.lastIndexOf('\n', iris.length - 2) + 1) })}` }));
+    assert.equal(changed.dataset_version.version, 2);
+    assert.equal(changed.dataset_version.row_count, 149);
+  });
+
+  it('walks lineage from a model back to its dataset, and forward again; gates see the dataset', async () => {
+    const exp = assertOk(await call(app, 'POST', `${API}/experiments/create`, { name: 'lineage' })).experiment_id;
+    const runId = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: exp })).run.info.run_id;
+    assertOk(await call(app, 'POST', '/api/capstan/datasets/link', { run_id: runId, name: 'iris', version: 1, context: 'training' }));
+    assertOk(await call(app, 'PUT', `${PROXY}/${exp}/${runId}/artifacts/model/model.onnx`, mlp));
+    assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: 'iris-clf' }));
+    assertOk(await call(app, 'POST', `${API}/model-versions/create`, { name: 'iris-clf', source: `runs:/${runId}/model`, run_id: runId }));
+    assertOk(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'iris-clf', alias: 'champion', version: '1' }));
+    const back = assertOk(await call(app, 'GET', `/api/capstan/lineage/model?uri=${encodeURIComponent('models:/iris-clf@champion')}`)).graph;
+    assert.deepEqual(back.nodes.map((n: any) => n.id).sort(), ['dataset:iris@1', 'model:iris-clf/1', `run:${runId}`].sort());
+    assert.deepEqual(back.edges.map((e: any) => [e.from, e.to, e.kind]).sort(), [['dataset:iris@1', `run:${runId}`, 'input_of'], [`run:${runId}`, 'model:iris-clf/1', 'produced']].sort());
+    const forward = assertOk(await call(app, 'GET', '/api/capstan/lineage/dataset?name=iris&version=1&format=mermaid')).mermaid;
+    assert.match(forward, /^flowchart LR/);
+    assert.match(forward, /iris-clf v1/);
+    const policy = 'gates:\n  - name: data\n    protects: { aliases: [prod] }\n    rules:\n      - name: no-public-sensitive\n        expr: \'!datasets.exists(d, d.sensitive && d.access == "public")\'\n';
+    assertOk(await call(app, 'PUT', '/api/capstan/registry/policy', { text: policy }));
+    assertError(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'iris-clf', alias: 'prod', version: '1' }), 'POLICY_DENIED', /no-public-sensitive/);
+  });
+});

@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { checkArtifactPath } from '../artifacts/index.js';
+import { invalidParam, notFound } from '../errors/index.js';
+import { ancestorsOf, listFiles, manifestDigest, sortManifest, storageKeyOf } from '../registry/index.js';
+import type { BlobStore } from '../store/blob/index.js';
+import type { Db } from '../store/sql/index.js';
+import type { DatasetInput, TrackingService } from '../tracking/index.js';
+import { DatasetSql } from './datasets.sql.js';
+import { ProfileBuilder, schemaOf, type DatasetFormat } from './profile.js';
+import { mlflowDigestOf, type AccessLevel, type DatasetVersion } from './types.js';
+
+export const DATASETS_PREFIX = '_capstan_datasets';
+const UPLOAD_ID = /^\d{13}-[0-9a-f-]{36}$/;
+
+export interface RegisterRequest {
+  name: string;
+  /** `upload:<id>`, `runs:/<run>/<path>` or `mlflow-artifacts:/<path>` in the project. */
+  source: string;
+  description?: string;
+  sensitive?: boolean;
+  access?: AccessLevel;
+  format?: DatasetFormat;
+  header?: boolean;
+  actor: string;
+}
+
+/** What a gate or the lineage graph knows of one input of a run. */
+export interface RunDataset {
+  name: string;
+  digest: string;
+  version: number | null;
+  sensitive: boolean;
+  access: string;
+  rows: number;
+  context: string;
+}
+
+function checkDatasetName(name: string): void {
+  if (!/^[\w.-]{1,200}$/.test(name)) throw invalidParam(`Invalid dataset name '${name}': use letters, digits, '.', '_' and '-' (at most 200).`);
+}
+
+/** Dataset versions by content hash, with schema and profile computed while reading them once. */
+export class DatasetService {
+  readonly sql: DatasetSql;
+
+  constructor(db: Db, private readonly blobs: BlobStore, private readonly tracking: TrackingService, private readonly now: () => number = Date.now) {
+    this.sql = new DatasetSql(db);
+  }
+
+  /** An upload id carries its creation time, so the garbage collector knows an abandoned upload's age. */
+  newUpload(): string {
+    return `${this.now()}-${randomUUID()}`;
+  }
+
+  private uploadRoot(projectId: number, uploadId: string): string {
+    if (!UPLOAD_ID.test(uploadId)) throw invalidParam(`Invalid upload id '${uploadId.slice(0, 80)}': ask POST /api/capstan/datasets/uploads for one.`);
+    return `${DATASETS_PREFIX}/${projectId}/${uploadId}`;
+  }
+
+  async upload(projectId: number, uploadId: string, path: string, body: Readable, sizeBytes?: number): Promise<void> {
+    const rel = checkArtifactPath(path);
+    if (rel === '') throw invalidParam('An uploaded dataset file needs a path.');
+    await this.blobs.put(`${this.uploadRoot(projectId, uploadId)}/${rel}`, body, { sizeBytes });
+  }
+
+  private async rootOf(projectId: number, source: string): Promise<string> {
+    if (source.startsWith('upload:')) return this.uploadRoot(projectId, source.slice('upload:'.length));
+    let key: string;
+    const runs = /^runs:\/([^/]+)(?:\/(.*))?$/.exec(source);
+    if (runs) {
+      const run = await this.tracking.getRun(runs[1]!);
+      key = [storageKeyOf(run.info.artifactUri), runs[2] ?? ''].filter((s) => s !== '').join('/');
+    } else {
+      key = storageKeyOf(source);
+    }
+    const experimentId = key.split('/')[0] ?? '';
+    if ((await this.tracking.projectsOf('experiment', [experimentId])).get(experimentId) !== projectId) {
+      throw invalidParam(`Invalid dataset source '${source}': it is not an artifact location of an experiment in this project.`);
+    }
+    return key;
+  }
+
+  /** Registers the files at the source; the same content under the same name is the same version. */
+  async register(projectId: number, req: RegisterRequest): Promise<{ version: DatasetVersion; created: boolean }> {
+    checkDatasetName(req.name);
+    const root = await this.rootOf(projectId, req.source);
+    const files = sortManifest(await listFiles(this.blobs, root)).files;
+    if (files.length === 0) throw invalidParam(`Invalid dataset source '${req.source}': no files are stored there.`);
+    const builder = new ProfileBuilder({ format: req.format, header: req.header });
+    for (const f of files) {
+      const key = files.length === 1 && root.endsWith(`/${f.path}`) ? root : `${root}/${f.path}`;
+      await builder.addFile(f.path, (await this.blobs.get(key)).body);
+    }
+    const profile = builder.result();
+    const result = await this.sql.insert({
+      projectId, name: req.name, digest: manifestDigest({ files }), storageRoot: root, source: req.source, format: profile.format,
+      sizeBytes: files.reduce((n, f) => n + f.size, 0), fileCount: files.length, rowCount: profile.rows, schema: schemaOf(profile), profile, files,
+      description: req.description ?? '', sensitive: req.sensitive ?? false, access: req.access ?? 'internal', createdTime: this.now(), createdBy: req.actor,
+    });
+    // The same content again: the new upload is a duplicate of stored files and can go at once.
+    if (!result.created && req.source.startsWith('upload:') && result.version.storageRoot !== root) await this.blobs.delete(`${root}/`);
+    return result;
+  }
+
+  async get(projectId: number, name: string, version?: number): Promise<DatasetVersion> {
+    checkDatasetName(name);
+    const found = version === undefined ? await this.sql.latest(projectId, name) : await this.sql.get(projectId, name, version);
+    if (!found) throw notFound(`Dataset ${name}${version === undefined ? '' : ` version ${version}`} not found.`);
+    return found;
+  }
+
+  list(projectId: number, name?: string): Promise<DatasetVersion[]> {
+    return this.sql.list(projectId, name, 10_000);
+  }
+
+  /** Records the dataset version as an input of the run, the way MLflow's log-inputs does. */
+  async link(projectId: number, runId: string, name: string, version: number, context: string): Promise<DatasetVersion> {
+    const dv = await this.get(projectId, name, version);
+    const input: DatasetInput = {
+      tags: context ? [{ key: 'mlflow.data.context', value: context }] : [],
+      dataset: {
+        name: dv.name, digest: mlflowDigestOf(dv.digest), sourceType: 'capstan',
+        source: JSON.stringify({ uri: `capstan-dataset:/${dv.name}@${dv.version}` }),
+        schema: JSON.stringify({ mlflow_colspec: dv.schema.map((c) => ({ name: c.name, type: c.type })) }),
+        profile: JSON.stringify({ num_rows: dv.rowCount }),
+      },
+    };
+    await this.tracking.logInputs(runId, [input]);
+    return dv;
+  }
+
+  /** The run's inputs, each matched to a registered dataset version where name and digest agree. */
+  async runDatasets(projectId: number, runId: string): Promise<RunDataset[]> {
+    const run = await this.tracking.getRun(runId);
+    const inputs = run.inputs.datasetInputs;
+    const known = await this.sql.byNames(projectId, [...new Set(inputs.map((i) => i.dataset.name))]);
+    return inputs.map((i) => {
+      const dv = known.find((k) => k.name === i.dataset.name && mlflowDigestOf(k.digest) === i.dataset.digest);
+      const context = i.tags.find((t) => t.key === 'mlflow.data.context')?.value ?? '';
+      return dv
+        ? { name: dv.name, digest: dv.digest, version: dv.version, sensitive: dv.sensitive, access: dv.access, rows: dv.rowCount, context }
+        : { name: i.dataset.name, digest: i.dataset.digest, version: null, sensitive: false, access: '', rows: 0, context };
+    });
+  }
+
+  async pinHolder(key: string): Promise<string | null> {
+    if (key === '') return null;
+    const root = await this.sql.pinnedAt(key, ancestorsOf(key));
+    return root === undefined ? null : `a dataset version (files at '${root}')`;
+  }
+}
