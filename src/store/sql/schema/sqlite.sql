@@ -30,6 +30,30 @@ CREATE TABLE audit_events (
   hash TEXT NOT NULL
 );
 CREATE INDEX audit_events_time ON audit_events (time);
+CREATE TABLE dataset_versions (
+  dataset_version_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  project_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  storage_root TEXT NOT NULL,
+  source TEXT NOT NULL,
+  format TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  file_count INTEGER NOT NULL,
+  row_count INTEGER NOT NULL,
+  schema_json TEXT NOT NULL,
+  profile TEXT NOT NULL,
+  manifest TEXT NOT NULL,
+  description TEXT NOT NULL,
+  sensitive SMALLINT NOT NULL,
+  access TEXT NOT NULL,
+  created_time INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  UNIQUE (project_id, name, digest),
+  UNIQUE (project_id, name, version)
+);
+CREATE INDEX dataset_versions_storage ON dataset_versions (storage_root);
 CREATE TABLE datasets (
   dataset_id INTEGER PRIMARY KEY AUTOINCREMENT,
   experiment_id INTEGER NOT NULL,
@@ -86,6 +110,58 @@ CREATE TABLE metric_chunks (
   wire_json TEXT
 );
 CREATE INDEX metric_chunks_run_key ON metric_chunks (run_id, key, max_step);
+CREATE TABLE model_aliases (
+  model_id INTEGER NOT NULL,
+  alias TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (model_id, alias)
+) WITHOUT ROWID;
+CREATE TABLE model_events (
+  event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  model_id INTEGER NOT NULL,
+  version INTEGER,
+  time INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX model_events_model ON model_events (model_id, event_id);
+CREATE TABLE model_version_tags (
+  model_id INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (model_id, version, key)
+) WITHOUT ROWID;
+CREATE INDEX model_version_tags_key ON model_version_tags (key, value);
+CREATE TABLE model_versions (
+  model_id INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  semver TEXT NOT NULL,
+  description TEXT NOT NULL,
+  source TEXT NOT NULL,
+  storage_root TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  run_link TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  status TEXT NOT NULL,
+  creation_time INTEGER NOT NULL,
+  last_update_time INTEGER NOT NULL,
+  manifest TEXT NOT NULL,
+  manifest_digest TEXT NOT NULL,
+  signing_key_id TEXT NOT NULL,
+  manifest_signature TEXT NOT NULL,
+  model_signature TEXT,
+  card TEXT NOT NULL,
+  unsafe_files TEXT NOT NULL,
+  code_version TEXT NOT NULL,
+  logged_model_id TEXT NOT NULL,
+  PRIMARY KEY (model_id, version)
+) WITHOUT ROWID;
+CREATE INDEX model_versions_run ON model_versions (run_id);
+CREATE INDEX model_versions_storage ON model_versions (storage_root);
+CREATE INDEX model_versions_updated ON model_versions (last_update_time);
 CREATE TABLE params (
   run_id INTEGER NOT NULL,
   key TEXT NOT NULL,
@@ -104,11 +180,33 @@ CREATE TABLE principals (
   failed_logins INTEGER NOT NULL,
   locked_until INTEGER NOT NULL
 );
+CREATE TABLE project_policies (
+  project_id INTEGER PRIMARY KEY,
+  text TEXT NOT NULL,
+  updated_time INTEGER NOT NULL,
+  updated_by TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE projects (
   project_id INTEGER PRIMARY KEY AUTOINCREMENT,
   name TEXT NOT NULL UNIQUE,
   description TEXT NOT NULL,
   created_time INTEGER NOT NULL
+);
+CREATE TABLE registered_model_tags (
+  model_id INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+CREATE TABLE registered_models (
+  model_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  project_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  creation_time INTEGER NOT NULL,
+  last_update_time INTEGER NOT NULL,
+  next_version INTEGER NOT NULL,
+  UNIQUE (project_id, name)
 );
 CREATE TABLE run_input_tags (
   run_id INTEGER NOT NULL,
@@ -154,6 +252,12 @@ CREATE TABLE secrets (
 CREATE TABLE server_state (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE signing_keys (
+  key_id TEXT PRIMARY KEY,
+  public_key TEXT NOT NULL,
+  created_time INTEGER NOT NULL,
+  retired_time INTEGER
 ) WITHOUT ROWID;
 CREATE TABLE tags (
   run_id INTEGER NOT NULL,
