@@ -3,7 +3,7 @@ import type { BlobStore } from '../store/blob/index.js';
 import type { Db } from '../store/sql/index.js';
 import {
   checkLength, decodePageToken, encodePageToken, parseFilter, parseOrderBy, validateKey, validateMaxResults,
-  type KeyValue, type Page, type TrackingService,
+  type KeyValue, type LoggedModel, type Page, type TrackingService,
 } from '../tracking/index.js';
 import { compareManifest, manifestDigest, sortManifest, type ManifestProblem } from './manifest.js';
 import { extractSignature } from './model-signature.js';
@@ -100,6 +100,7 @@ export class RegistryService {
     private readonly blobs: BlobStore,
     readonly keys: SigningKeys,
     private readonly tracking: TrackingService,
+    private readonly loggedModel: (modelId: string) => Promise<LoggedModel>,
     private readonly now: () => number = Date.now,
   ) {
     this.models = new ModelSql(db);
@@ -223,6 +224,8 @@ export class RegistryService {
 
   /** The storage root of a source, checked to lie in the request's project. */
   private async sourceRoot(projectId: number, source: string, runId: string | undefined): Promise<string> {
+    const logged = /^models:\/(m-[0-9a-f]{32})\/?$/.exec(source);
+    if (logged) return this.sourceRoot(projectId, (await this.loggedModel(logged[1]!)).artifactLocation, undefined);
     if (source.startsWith('models:/')) return (await this.resolveModelUri(projectId, source)).storageRoot;
     const runs = /^runs:\/([^/]+)(?:\/(.*))?$/.exec(source);
     let key: string;
@@ -266,16 +269,19 @@ export class RegistryService {
       const f = files.find((x) => x.path === path)!;
       return f.size === 0 ? Promise.resolve(Buffer.alloc(0)) : readBlob(this.blobs, fileKey(root, files, path), { start: 0, end: Math.min(f.size, UNSAFE_HEAD_BYTES) - 1 });
     });
-    const run = req.runId ? await this.tracking.getRun(req.runId) : undefined;
+    const loggedModelId = req.loggedModelId || /^models:\/(m-[0-9a-f]{32})\/?$/.exec(req.source)?.[1];
+    const logged = loggedModelId ? await this.loggedModel(loggedModelId) : undefined;
+    const runId = req.runId ?? (logged?.sourceRunId || undefined);
+    const run = runId ? await this.tracking.getRun(runId) : undefined;
     const codeVersion = req.codeVersion ?? run?.data.tags.find((t) => t.key === 'mlflow.source.git.commit')?.value ?? '';
     const now = this.now();
     const version = await this.db.transaction(async (tx) => {
       const semver = nextSemver(await this.versions.semvers(tx, model.modelId), req.bump, req.semver);
       const n = await this.versions.insert(tx, {
-        modelId: model.modelId, semver, description: req.description ?? '', source: req.source, storageRoot: root, runId: req.runId ?? '',
+        modelId: model.modelId, semver, description: req.description ?? '', source: req.source, storageRoot: root, runId: runId ?? '',
         runLink: req.runLink ?? '', userId: req.actor, stage: 'None', status: 'READY', creationTime: now, lastUpdateTime: now, manifest,
         manifestDigest: digest, signingKeyId: signed.keyId, manifestSignature: signed.signature, signature: signature.signature,
-        card: { ...emptyCard(req.description ?? ''), ...card }, unsafeFiles, codeVersion, loggedModelId: req.loggedModelId ?? '',
+        card: { ...emptyCard(req.description ?? ''), ...card }, unsafeFiles, codeVersion, loggedModelId: loggedModelId ?? '',
       }, req.tags);
       await this.models.addEvent(tx, model.modelId, n, req.actor, 'version_created', {
         semver, source: req.source, manifest_digest: digest, key_id: signed.keyId, files: files.length, unsafe_files: unsafeFiles.length,

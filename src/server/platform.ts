@@ -12,7 +12,7 @@ import { openBlobStore, type BlobStore } from '../store/blob/index.js';
 import { migrate, openDb, type Db } from '../store/sql/index.js';
 import { datasetRoutes, DatasetService, Lineage } from '../datasets/index.js';
 import { governanceRoutes, PolicyService, PromotionService, RegistryService, registryRoutes, SigningKeys, type SigningKeySource } from '../registry/index.js';
-import { defaultArtifactLocation, SqlTrackingStore, TrackingService, trackingRoutes } from '../tracking/index.js';
+import { defaultArtifactLocation, LoggedModels, loggedModelRoutes, SqlTrackingStore, TrackingService, trackingRoutes } from '../tracking/index.js';
 import { wireAccess, type AccessParts } from './access-wiring.js';
 import { buildApp } from './app.js';
 import type { RouteDef } from './route.js';
@@ -73,7 +73,8 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
   await trackingStore.ensureDefaultExperiment(defaultArtifactLocation, Date.now());
   const tracking = new TrackingService(trackingStore, { truncateLongValues: config['tracking.truncate_long_values'] });
   const keys = await SigningKeys.open(db, signingKeySource(config));
-  const registry = new RegistryService(db, blobs, keys, tracking);
+  const loggedModels = new LoggedModels(db, tracking);
+  const registry = new RegistryService(db, blobs, keys, tracking, (id) => loggedModels.get(id));
   const policies = new PolicyService(db);
   // The proxy may not change files a registered version holds; the registry itself reads `blobs`.
   const proxied = withPins(blobs, async (key) => (await registry.pinHolder(key)) ?? (await datasets.pinHolder(key)) ?? null);
@@ -90,6 +91,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     ...trackingRoutes(tracking),
     ...artifactRoutes(artifacts, tracking),
     ...multipartRoutes(new MultipartUploads(proxied), tracking, access.signer),
+    ...loggedModelRoutes(loggedModels, tracking, (uri, path) => artifacts.listRun(uri, path)),
     ...registryRoutes(registry, promotion),
     ...governanceRoutes(registry, promotion, policies),
     ...datasetRoutes(datasets, tracking, registry, new Lineage(db, registry, datasets, tracking)),

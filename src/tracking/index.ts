@@ -10,3 +10,5 @@ export { encodePageToken, decodePageToken } from './page-token.js';
 export { validateMaxResults, checkLength, validateKey } from './validation.js';
 export { compact } from './wire.js';
 export { KV_FIELDS, kvList } from './experiments.routes.js';
+export { LoggedModels, type LoggedModel } from './logged-models.js';
+export { loggedModelRoutes } from './logged-models.routes.js';

@@ -26,10 +26,10 @@ export interface OrderTerm {
   ascending: boolean;
 }
 
-export type SearchEntity = 'run' | 'experiment' | 'registered_model' | 'model_version';
+export type SearchEntity = 'run' | 'experiment' | 'registered_model' | 'model_version' | 'logged_model';
 
 /** Entities whose filters take only tags and attributes. */
-const TAGS_ONLY: ReadonlySet<SearchEntity> = new Set(['experiment', 'registered_model', 'model_version']);
+const TAGS_ONLY: ReadonlySet<SearchEntity> = new Set(['experiment', 'registered_model', 'model_version', 'logged_model']);
 
 const SYMBOL_OPS: readonly Comparator[] = ['=', '!=', '>', '>=', '<', '<='];
 const NUMERIC_OPS = SYMBOL_OPS;
@@ -74,6 +74,15 @@ const FILTER_ATTRIBUTES: Record<SearchEntity, ReadonlyMap<string, FieldRule>> = 
     ['last_update_time', numberField('last_update_time')],
   ]),
   registered_model: new Map([['name', textField('name', STRING_OPS)]]),
+  logged_model: new Map([
+    ['name', textField('name', STRING_OPS)],
+    ['model_id', textField('model_id')],
+    ['model_type', textField('model_type', STRING_OPS)],
+    ['status', textField('status')],
+    ['source_run_id', textField('source_run_id')],
+    ['creation_timestamp', numberField('creation_time')],
+    ['last_updated_timestamp', numberField('last_update_time')],
+  ]),
   model_version: new Map([
     ['name', textField('name', STRING_OPS)],
     ['version_number', numberField('version_number')],
@@ -94,6 +103,9 @@ const ORDER_ATTRIBUTES: Record<SearchEntity, ReadonlyMap<string, string>> = {
   experiment: new Map(
     ['name', 'experiment_id', 'creation_time', 'last_update_time'].map((key): [string, string] => [key, key]),
   ),
+  logged_model: new Map([
+    ['name', 'name'], ['creation_timestamp', 'creation_time'], ['last_updated_timestamp', 'last_update_time'], ['model_id', 'model_id'],
+  ]),
   registered_model: new Map([
     ['name', 'name'], ['creation_timestamp', 'creation_timestamp'], ['timestamp', 'creation_timestamp'],
     ['last_updated_timestamp', 'last_updated_timestamp'],

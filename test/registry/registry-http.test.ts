@@ -183,3 +183,39 @@ describe('datasets and lineage over HTTP', () => {
     assertError(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'iris-clf', alias: 'prod', version: '1' }), 'POLICY_DENIED', /no-public-sensitive/);
   });
 });
+
+describe('MLflow 3.x logged models', () => {
+  let tp: TestPlatform;
+  let app: FastifyInstance;
+  before(async () => {
+    tp = await startTestPlatform();
+    app = tp.app;
+  });
+  after(() => tp.close());
+
+  it('creates, uploads, finalizes, searches and registers a logged model as log_model does', async () => {
+    const exp = assertOk(await call(app, 'POST', `${API}/experiments/create`, { name: 'three' })).experiment_id;
+    const runId = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: exp })).run.info.run_id;
+    const created = assertOk(await call(app, 'POST', `${API}/logged-models`, { experiment_id: exp, name: 'model', source_run_id: runId, params: [{ key: 'lr', value: '0.1' }] })).model;
+    const id = created.info.model_id;
+    assert.match(id, /^m-[0-9a-f]{32}$/);
+    assert.equal(created.info.status, 'LOGGED_MODEL_PENDING');
+    assert.equal(created.info.artifact_uri, `mlflow-artifacts:/${exp}/models/${id}/artifacts`);
+    assert.deepEqual(created.data.params, [{ key: 'lr', value: '0.1' }]);
+    assertOk(await call(app, 'POST', `${API}/runs/outputs`, { run_id: runId, models: [{ model_id: id, step: 0 }] }));
+    assertOk(await call(app, 'PUT', `${PROXY}/${exp}/models/${id}/artifacts/model.onnx`, mlp));
+    const ready = assertOk(await call(app, 'PATCH', `${API}/logged-models/${id}`, { model_id: id, status: 'LOGGED_MODEL_READY' })).model;
+    assert.equal(ready.info.status, 'LOGGED_MODEL_READY');
+    const listing = assertOk(await call(app, 'GET', `${API}/logged-models/${id}/artifacts/directories`));
+    assert.deepEqual(listing.files, [{ path: 'model.onnx', is_dir: false, file_size: mlp.length }]);
+    const found = assertOk(await call(app, 'POST', `${API}/logged-models/search`, { experiment_ids: [exp], filter: `name = 'model' AND source_run_id = '${runId}'` }));
+    assert.deepEqual(found.models.map((m: any) => m.info.model_id), [id]);
+    assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: 'three' }));
+    const v = assertOk(await call(app, 'POST', `${API}/model-versions/create`, { name: 'three', source: `models:/${id}`, model_id: id })).model_version;
+    assert.equal(v.run_id, runId);
+    const detail = assertOk(await call(app, 'GET', `/api/capstan/registry/model-versions/get?name=three&version=1`)).model_version;
+    assert.equal(detail.logged_model_id, id);
+    assert.deepEqual(detail.manifest.files.map((f: any) => f.path), ['model.onnx']);
+    assertError(await call(app, 'GET', `${API}/logged-models/m-00000000000000000000000000000000`), 'RESOURCE_DOES_NOT_EXIST');
+  });
+});

@@ -315,6 +315,28 @@ export const MIGRATIONS: readonly Migration[] = [
         UNIQUE (project_id, name, version)
       )`,
       'CREATE INDEX dataset_versions_storage ON dataset_versions (storage_root)',
+      // MLflow 3.x logged models: a model's files live under its experiment, apart from any run.
+      `CREATE TABLE logged_models (
+        model_id ${t.text} PRIMARY KEY,
+        experiment_id ${t.bigint} NOT NULL,
+        name ${t.text} NOT NULL,
+        model_type ${t.text} NOT NULL,
+        source_run_id ${t.text} NOT NULL,
+        status ${t.text} NOT NULL,
+        status_message ${t.text} NOT NULL,
+        artifact_location ${t.text} NOT NULL,
+        creation_time ${t.bigint} NOT NULL,
+        last_update_time ${t.bigint} NOT NULL,
+        params ${t.text} NOT NULL,
+        tags ${t.text} NOT NULL
+      )${clustered}`,
+      'CREATE INDEX logged_models_experiment ON logged_models (experiment_id, creation_time)',
+      `CREATE TABLE run_outputs (
+        run_id ${t.text} NOT NULL,
+        model_id ${t.text} NOT NULL,
+        step ${t.bigint} NOT NULL,
+        PRIMARY KEY (run_id, model_id)
+      )${clustered}`,
       // One policy document per project: promotion gates and retention rules, as YAML.
       `CREATE TABLE project_policies (
         project_id ${t.bigint} PRIMARY KEY,

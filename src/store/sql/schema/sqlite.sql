@@ -91,6 +91,21 @@ CREATE TABLE latest_metrics (
   PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX latest_metrics_key_value ON latest_metrics (key, is_nan, value, run_id);
+CREATE TABLE logged_models (
+  model_id TEXT PRIMARY KEY,
+  experiment_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  model_type TEXT NOT NULL,
+  source_run_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  status_message TEXT NOT NULL,
+  artifact_location TEXT NOT NULL,
+  creation_time INTEGER NOT NULL,
+  last_update_time INTEGER NOT NULL,
+  params TEXT NOT NULL,
+  tags TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX logged_models_experiment ON logged_models (experiment_id, creation_time);
 CREATE TABLE memberships (
   project_id INTEGER NOT NULL,
   principal_id INTEGER NOT NULL,
@@ -219,6 +234,12 @@ CREATE TABLE run_inputs (
   run_id INTEGER NOT NULL,
   dataset_id INTEGER NOT NULL,
   PRIMARY KEY (run_id, dataset_id)
+) WITHOUT ROWID;
+CREATE TABLE run_outputs (
+  run_id TEXT NOT NULL,
+  model_id TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  PRIMARY KEY (run_id, model_id)
 ) WITHOUT ROWID;
 CREATE TABLE runs (
   run_id INTEGER PRIMARY KEY AUTOINCREMENT,
