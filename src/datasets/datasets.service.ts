@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { checkArtifactPath } from '../artifacts/index.js';
 import { invalidParam, notFound } from '../errors/index.js';
-import { ancestorsOf, listFiles, manifestDigest, sortManifest, storageKeyOf } from '../registry/index.js';
-import type { BlobStore } from '../store/blob/index.js';
+import { ancestorsOf, listFiles, manifestDigest, sortManifest, storageKeyOf, type ManifestFile } from '../registry/index.js';
+import type { BlobStore, S3Options } from '../store/blob/index.js';
 import type { Db } from '../store/sql/index.js';
 import type { DatasetInput, TrackingService } from '../tracking/index.js';
 import { DatasetSql } from './datasets.sql.js';
-import { ProfileBuilder, schemaOf, type DatasetFormat } from './profile.js';
+import { ProfileBuilder, schemaOf, type DatasetFormat, type DatasetProfile } from './profile.js';
+import { listS3Source } from './s3-source.js';
 import { mlflowDigestOf, type AccessLevel, type DatasetVersion } from './types.js';
 
 export const DATASETS_PREFIX = '_capstan_datasets';
@@ -44,7 +45,14 @@ function checkDatasetName(name: string): void {
 export class DatasetService {
   readonly sql: DatasetSql;
 
-  constructor(db: Db, private readonly blobs: BlobStore, private readonly tracking: TrackingService, private readonly now: () => number = Date.now) {
+  constructor(
+    db: Db,
+    private readonly blobs: BlobStore,
+    private readonly tracking: TrackingService,
+    /** How the server reads s3:// sources it did not write: its own S3 settings. */
+    private readonly s3: S3Options = {},
+    private readonly now: () => number = Date.now,
+  ) {
     this.sql = new DatasetSql(db);
   }
 
@@ -81,18 +89,36 @@ export class DatasetService {
     return key;
   }
 
-  /** Registers the files at the source; the same content under the same name is the same version. */
-  async register(projectId: number, req: RegisterRequest): Promise<{ version: DatasetVersion; created: boolean }> {
-    checkDatasetName(req.name);
-    const root = await this.rootOf(projectId, req.source);
+  /** Files in Capstan's own store: their hashes were recorded on upload and are checked on every read. */
+  private async readStored(root: string, builder: ProfileBuilder): Promise<ManifestFile[]> {
     const files = sortManifest(await listFiles(this.blobs, root)).files;
-    if (files.length === 0) throw invalidParam(`Invalid dataset source '${req.source}': no files are stored there.`);
-    const builder = new ProfileBuilder({ format: req.format, header: req.header });
     for (const f of files) {
       const key = files.length === 1 && root.endsWith(`/${f.path}`) ? root : `${root}/${f.path}`;
       await builder.addFile(f.path, (await this.blobs.get(key)).body);
     }
-    const profile = builder.result();
+    return files;
+  }
+
+  /** Objects Capstan did not write: hashed as they are profiled, in one read. */
+  private async readExternal(uri: string, builder: ProfileBuilder): Promise<ManifestFile[]> {
+    const files: ManifestFile[] = [];
+    for (const f of await listS3Source(uri, this.s3)) {
+      const opened = await f.open();
+      await builder.addFile(f.path, opened.body);
+      files.push({ path: f.path, size: f.size, sha256: opened.sha256() });
+    }
+    return files;
+  }
+
+  /** Registers the files at the source; the same content under the same name is the same version. */
+  async register(projectId: number, req: RegisterRequest): Promise<{ version: DatasetVersion; created: boolean }> {
+    checkDatasetName(req.name);
+    const external = req.source.startsWith('s3://');
+    const root = external ? req.source : await this.rootOf(projectId, req.source);
+    const builder = new ProfileBuilder({ format: req.format, header: req.header });
+    const files = external ? await this.readExternal(root, builder) : await this.readStored(root, builder);
+    if (files.length === 0) throw invalidParam(`Invalid dataset source '${req.source}': no files are stored there.`);
+    const profile: DatasetProfile = builder.result();
     const result = await this.sql.insert({
       projectId, name: req.name, digest: manifestDigest({ files }), storageRoot: root, source: req.source, format: profile.format,
       sizeBytes: files.reduce((n, f) => n + f.size, 0), fileCount: files.length, rowCount: profile.rows, schema: schemaOf(profile), profile, files,

@@ -8,7 +8,7 @@ import { AppError } from '../errors/index.js';
 import { createLogger } from '../observability/logger.js';
 import { ServerMetrics } from '../observability/metrics.js';
 import { startTracing, tracedDb } from '../observability/tracing.js';
-import { openBlobStore, type BlobStore } from '../store/blob/index.js';
+import { openBlobStore, type BlobStore, type S3Options } from '../store/blob/index.js';
 import { migrate, openDb, type Db } from '../store/sql/index.js';
 import { datasetRoutes, DatasetService, Lineage } from '../datasets/index.js';
 import { governanceRoutes, PolicyService, PromotionService, RegistryService, registryRoutes, SigningKeys, type SigningKeySource } from '../registry/index.js';
@@ -40,6 +40,14 @@ async function openArtifactStore(...args: Parameters<typeof openBlobStore>): Pro
   }
 }
 
+const s3Options = (config: Config): S3Options => ({
+  endpoint: config['s3.endpoint'] || undefined,
+  region: config['s3.region'],
+  forcePathStyle: config['s3.force_path_style'],
+  accessKeyId: config['s3.access_key_id'] || undefined,
+  secretAccessKey: config['s3.secret_access_key'] || undefined,
+});
+
 /** registry.signing_key, else registry.signing_key_file, else a key file made once in data_dir. */
 export function signingKeySource(config: Config): SigningKeySource {
   return {
@@ -60,13 +68,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
   const audit = new AuditLog(baseDb);
   const db = auditedDb(baseDb, audit);
   logger.info({ database: db.displayUri, schema_version: migration.current, applied: migration.applied }, 'metadata store ready');
-  const blobs = await openArtifactStore(uris.artifactsUri, {
-    endpoint: config['s3.endpoint'] || undefined,
-    region: config['s3.region'],
-    forcePathStyle: config['s3.force_path_style'],
-    accessKeyId: config['s3.access_key_id'] || undefined,
-    secretAccessKey: config['s3.secret_access_key'] || undefined,
-  });
+  const blobs = await openArtifactStore(uris.artifactsUri, s3Options(config));
 
   const access = await wireAccess(config, db, audit, uris.databaseUri, logger);
   const trackingStore = new SqlTrackingStore(db);
@@ -78,7 +80,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
   const policies = new PolicyService(db);
   // The proxy may not change files a registered version holds; the registry itself reads `blobs`.
   const proxied = withPins(blobs, async (key) => (await registry.pinHolder(key)) ?? (await datasets.pinHolder(key)) ?? null);
-  const datasets = new DatasetService(db, proxied, tracking);
+  const datasets = new DatasetService(db, proxied, tracking, s3Options(config));
   const promotion = new PromotionService(db, registry, policies, tracking, async (projectId, runId) =>
     (await datasets.runDatasets(projectId, runId)).map((d) => ({ name: d.name, digest: d.digest, sensitive: d.sensitive, access: d.access, rows: d.rows })));
   const artifacts = new ArtifactService(proxied);

@@ -89,7 +89,7 @@ export class S3BlobStore implements BlobStore {
         details: { partSizeBytes },
       });
     }
-    return new S3BlobStore(new S3Client(clientConfig(options)), bucket, prefix, partSizeBytes);
+    return new S3BlobStore(new S3Client(s3ClientConfig(options)), bucket, prefix, partSizeBytes);
   }
 
   async put(key: string, body: Readable, options: { sizeBytes?: number; contentType?: string } = {}): Promise<BlobInfo> {
@@ -274,7 +274,7 @@ export class S3BlobStore implements BlobStore {
   }
 }
 
-function clientConfig(options: S3Options): S3ClientConfig {
+export function s3ClientConfig(options: S3Options): S3ClientConfig {
   const { endpoint, region, forcePathStyle, accessKeyId, secretAccessKey } = options;
   const config: S3ClientConfig = { region: region ?? (endpoint ? 'us-east-1' : undefined), endpoint, forcePathStyle };
   if (accessKeyId && secretAccessKey) config.credentials = { accessKeyId, secretAccessKey };
