@@ -4,3 +4,4 @@ export { MultipartUploads, UPLOADS_PREFIX, type CompletedPart } from './multipar
 export { multipartRoutes } from './multipart.routes.js';
 export { artifactAccess } from './artifacts.routes.js';
 export { withPins, type PinCheck } from './pins.js';
+export { collectGarbage, DATASET_UPLOADS_PREFIX, DEFAULT_GC_GRACE_MS, type GcOptions, type GcReferences, type GcRemoval, type GcReport } from './gc.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { checkArtifactPath } from '../artifacts/index.js';
+import { checkArtifactPath, DATASET_UPLOADS_PREFIX } from '../artifacts/index.js';
 import { invalidParam, notFound } from '../errors/index.js';
 import { ancestorsOf, listFiles, manifestDigest, sortManifest, storageKeyOf, type ManifestFile } from '../registry/index.js';
 import type { BlobStore, S3Options } from '../store/blob/index.js';
@@ -11,7 +11,7 @@ import { ProfileBuilder, schemaOf, type DatasetFormat, type DatasetProfile } fro
 import { listS3Source } from './s3-source.js';
 import { mlflowDigestOf, type AccessLevel, type DatasetVersion } from './types.js';
 
-export const DATASETS_PREFIX = '_capstan_datasets';
+export const DATASETS_PREFIX = DATASET_UPLOADS_PREFIX;
 const UPLOAD_ID = /^\d{13}-[0-9a-f-]{36}$/;
 
 export interface RegisterRequest {

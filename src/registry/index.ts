@@ -8,3 +8,4 @@ export { governanceRoutes } from './governance.routes.js';
 export { manifestDigest } from './manifest.js';
 export { listFiles, readBlob, storageKeyOf, ancestorsOf } from './registration.js';
 export { sortManifest } from './manifest.js';
+export { planRetention, type RetentionDeletion, type RetentionVersion } from './retention.js';

@@ -9,6 +9,8 @@ import { compareManifest, manifestDigest, sortManifest, type ManifestProblem } f
 import { extractSignature } from './model-signature.js';
 import { modelNotFound, ModelSql } from './models.sql.js';
 import { ancestorsOf, fileKey, hashFiles, listFiles, readBlob, storageKeyOf } from './registration.js';
+import { planRetention } from './retention.js';
+import type { RetentionRules } from './policy.service.js';
 import { nextSemver } from './semver.js';
 import type { SigningKeys } from './signing.js';
 import { CARD_FIELDS, STAGES, type Bump, type ModelCard, type ModelEvent, type ModelVersion, type RegisteredModel, type Stage } from './types.js';
@@ -327,6 +329,28 @@ export class RegistryService {
   async deleteVersionTag(projectId: number, name: string, version: string, key: string): Promise<void> {
     const v = await this.version(projectId, name, version);
     await this.versions.deleteTag(v.modelId, v.version, key);
+  }
+
+  /**
+   * Applies a project's retention rules: soft-deletes the versions the plan names (never an aliased
+   * one), which unpins their files for the garbage collector. `deployed` says which versions serve.
+   */
+  async applyRetention(projectId: number, rules: RetentionRules, dryRun: boolean, deployed: (name: string, version: number) => boolean = () => false): Promise<{ name: string; version: number; reason: string }[]> {
+    const planned: { name: string; version: number; reason: string }[] = [];
+    const now = this.now();
+    for (const model of await this.models.search(projectId, [], [], 0, 1_000_000)) {
+      const versions = await this.versions.listOfModel(model.modelId);
+      const plan = planRetention(versions.map((v) => ({ version: v.version, stage: v.stage, aliases: v.aliases, lastUpdateTime: v.lastUpdateTime, deployed: deployed(model.name, v.version) })), rules, now);
+      for (const p of plan) {
+        planned.push({ name: model.name, ...p });
+        if (dryRun) continue;
+        await this.db.transaction(async (tx) => {
+          await this.versions.softDelete(tx, model.modelId, p.version, now);
+          await this.models.addEvent(tx, model.modelId, p.version, 'retention', 'version_deleted', { reason: p.reason }, now);
+        });
+      }
+    }
+    return planned;
   }
 
   async history(projectId: number, name: string, afterId = 0, limit = 1000): Promise<ModelEvent[]> {

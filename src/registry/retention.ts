@@ -35,7 +35,9 @@ export function planRetention(versions: RetentionVersion[], rules: RetentionRule
   live.forEach((v, index) => {
     if (v.aliases.length > 0 || v.deployed) return;
     const reasons: string[] = [];
-    if (index < firstKept && !HELD_STAGES.has(v.stage)) reasons.push(`not among the newest ${keepLast} versions`);
+    if (index < firstKept && !HELD_STAGES.has(v.stage)) {
+      reasons.push(keepLast === 1 ? 'not the newest version' : `not among the newest ${keepLast} versions`);
+    }
     if (days !== null && v.stage === 'Archived' && now - v.lastUpdateTime > days * DAY_MS) {
       reasons.push(`archived and unchanged for more than ${days} days`);
     }

@@ -12,10 +12,11 @@ import { openBlobStore, type BlobStore, type S3Options } from '../store/blob/ind
 import { migrate, openDb, type Db } from '../store/sql/index.js';
 import { datasetRoutes, DatasetService, Lineage } from '../datasets/index.js';
 import { governanceRoutes, PolicyService, PromotionService, RegistryService, registryRoutes, SigningKeys, type SigningKeySource } from '../registry/index.js';
-import { defaultArtifactLocation, LoggedModels, loggedModelRoutes, SqlTrackingStore, TrackingService, trackingRoutes } from '../tracking/index.js';
+import { defaultArtifactLocation, TrackingReferences, LoggedModels, loggedModelRoutes, SqlTrackingStore, TrackingService, trackingRoutes } from '../tracking/index.js';
 import { wireAccess, type AccessParts } from './access-wiring.js';
 import { buildApp } from './app.js';
 import type { RouteDef } from './route.js';
+import { maintenanceRoutes } from './maintenance.routes.js';
 import { systemRoutes } from './system.routes.js';
 import { capstanVersion } from './version.js';
 
@@ -97,6 +98,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     ...registryRoutes(registry, promotion),
     ...governanceRoutes(registry, promotion, policies),
     ...datasetRoutes(datasets, tracking, registry, new Lineage(db, registry, datasets, tracking)),
+    ...maintenanceRoutes({ blobs, registry, datasets, policies, tracking: new TrackingReferences(db) }),
     ...accessRoutes(access.service, access.secrets, audit),
   );
   const app = await buildApp({

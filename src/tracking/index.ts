@@ -12,3 +12,4 @@ export { compact } from './wire.js';
 export { KV_FIELDS, kvList } from './experiments.routes.js';
 export { LoggedModels, type LoggedModel } from './logged-models.js';
 export { loggedModelRoutes } from './logged-models.routes.js';
+export { TrackingReferences } from './references.sql.js';

@@ -219,3 +219,62 @@ describe('MLflow 3.x logged models', () => {
     assertError(await call(app, 'GET', `${API}/logged-models/m-00000000000000000000000000000000`), 'RESOURCE_DOES_NOT_EXIST');
   });
 });
+
+describe('retention and garbage collection over HTTP', () => {
+  let tp: TestPlatform;
+  let app: FastifyInstance;
+  before(async () => {
+    tp = await startTestPlatform();
+    app = tp.app;
+  });
+  after(() => tp.close());
+
+  const allKeys = async (): Promise<string[]> => {
+    const keys: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const e of await tp.platform.blobs.list(dir)) {
+        const key = dir ? `${dir}/${e.name}` : e.name;
+        if (e.isDir) await walk(key);
+        else keys.push(key);
+      }
+    };
+    await walk('');
+    return keys.sort();
+  };
+
+  it('deletes versions past keep_last, then removes every unreferenced file and keeps every referenced one', async () => {
+    const exp = assertOk(await call(app, 'POST', `${API}/experiments/create`, { name: 'gc' })).experiment_id;
+    const runs: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const runId = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: exp })).run.info.run_id;
+      runs.push(runId);
+      assertOk(await call(app, 'PUT', `${PROXY}/${exp}/${runId}/artifacts/model/model.onnx`, mlp));
+    }
+    assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: 'kept' }));
+    for (const runId of runs) assertOk(await call(app, 'POST', `${API}/model-versions/create`, { name: 'kept', source: `runs:/${runId}/model`, run_id: runId }));
+    assertOk(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'kept', alias: 'champion', version: '1' }));
+    // A deleted run whose files only a model version still holds.
+    assertOk(await call(app, 'POST', `${API}/runs/delete`, { run_id: runs[2] }));
+    // Orphans: a run folder with no run, an experiment folder with no experiment, an abandoned dataset upload.
+    assertOk(await call(app, 'PUT', `${PROXY}/${exp}/${'f'.repeat(32)}/artifacts/stray.txt`, Buffer.from('stray')));
+    await tp.platform.blobs.put('999/'.concat('e'.repeat(32), '/artifacts/x.bin'), (await import('node:stream')).Readable.from([Buffer.from('x')]));
+    const { upload_id } = assertOk(await call(app, 'POST', '/api/capstan/datasets/uploads', {}));
+    assertOk(await call(app, 'PUT', `/api/capstan/datasets/uploads/${upload_id}/files/a.csv`, Buffer.from('a\n1\n')));
+    assertOk(await call(app, 'PUT', '/api/capstan/registry/policy', { text: 'retention:\n  keep_last: 1\n' }));
+
+    const before = await allKeys();
+    const preview = assertOk(await call(app, 'POST', '/api/capstan/admin/gc', { dry_run: true, grace_hours: 0, purge_deleted_runs_older_than_days: 0 }));
+    assert.deepEqual(preview.retention.map((r: any) => [r.name, r.version]), [['kept', 2]]);
+    assert.deepEqual(await allKeys(), before, 'a dry run changes nothing');
+    const done = assertOk(await call(app, 'POST', '/api/capstan/admin/gc', { grace_hours: 0, purge_deleted_runs_older_than_days: 0 }));
+    assert.deepEqual(done.removed.map((r: any) => r.prefix).sort(), preview.removed.map((r: any) => r.prefix).sort());
+    const removedPrefixes = done.removed.map((r: any) => r.prefix).sort();
+    assert.deepEqual(removedPrefixes, [`${exp}/${'f'.repeat(32)}`, '999', `_capstan_datasets/1/${upload_id}`].sort());
+    const after = await allKeys();
+    // Every run that exists keeps its files, including the deleted run whose files version 3 holds.
+    for (const runId of runs) assert.ok(after.includes(`${exp}/${runId}/artifacts/model/model.onnx`), runId);
+    assert.deepEqual(after, before.filter((k) => !removedPrefixes.some((p: string) => k === p || k.startsWith(`${p}/`))));
+    const versions = assertOk(await call(app, 'GET', `${API}/model-versions/search?filter=${encodeURIComponent("name = 'kept'")}`)).model_versions;
+    assert.deepEqual(versions.map((v: any) => v.version).sort(), ['1', '3']);
+  });
+});
