@@ -18,6 +18,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   admin: async () => (await import('./admin.js')).adminCommand,
   audit: async () => (await import('./admin.js')).auditCommand,
   secrets: async () => (await import('./admin.js')).secretsCommand,
+  models: async () => (await import('./models.js')).modelsCommand,
+  keys: async () => (await import('./keys.js')).keysCommand,
 };
 
 const HELP = `capstan — one service for the ML lifecycle
@@ -36,6 +38,8 @@ commands:
   admin         create  (the first owner, straight in the database)
   audit         verify | export  (the tamper-evident audit log)
   secrets       set | list | rm | keygen | rotate
+  models        list | get | versions | register | verify | alias | unalias | stage | history | card | policy | gates
+  keys          show | rotate  (the keys that sign model manifests; rotate runs on the server machine)
 
 Client commands take --url (or CAPSTAN_URL), --token (or CAPSTAN_TOKEN, else the stored login)
 and --project (or CAPSTAN_PROJECT).

@@ -1,4 +1,5 @@
 import type { NewTokenRequest, WireAccount, WireAuditEvent, WireAuditVerdict, WireProject, WireSecret, WireToken } from './access.client.js';
+import { RegistryClient, UploadBody } from './registry.client.js';
 
 /** Typed HTTP client for Capstan's API, used by the CLI and by users' TypeScript code. */
 export interface ClientOptions {
@@ -64,25 +65,31 @@ export interface SearchRunsRequest {
   run_view_type?: 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL';
 }
 
-export class CapstanClient {
+export class CapstanClient extends RegistryClient {
   private readonly base: string;
   private readonly doFetch: typeof fetch;
 
   constructor(private readonly options: ClientOptions) {
+    super();
     this.base = options.url.replace(/\/+$/, '');
     this.doFetch = options.fetch ?? fetch;
   }
 
-  private async call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | string[] | undefined>): Promise<T> {
+  protected override async call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | string[] | undefined>): Promise<T> {
     const url = new URL(this.base + path);
     for (const [k, v] of Object.entries(query ?? {})) {
       for (const item of Array.isArray(v) ? v : v === undefined ? [] : [v]) url.searchParams.append(k, item);
     }
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    const upload = body instanceof UploadBody ? body : undefined;
+    if (upload) headers['content-length'] = String(upload.sizeBytes);
+    if (body !== undefined) headers['content-type'] = upload ? 'application/octet-stream' : 'application/json';
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     if (this.options.project) headers['x-capstan-project'] = this.options.project;
-    const res = await this.doFetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    // fetch takes a streamed body only with duplex 'half': all of it is sent before the answer is read.
+    const res = await this.doFetch(url, upload
+      ? { method, headers, body: upload.stream, duplex: 'half' }
+      : { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
     const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
     if (!res.ok) {

@@ -1,6 +1,7 @@
 // Opt-in compatibility test: drives the real MLflow Python client against a Capstan server, once
-// with authentication off (mlflow_client_check.py) and once with it on (mlflow_auth_check.py: API
-// tokens, HTTP Basic, refusals, and a project chosen by the tracking URI's /projects/<name> prefix).
+// with authentication off (mlflow_client_check.py), once with it on (mlflow_auth_check.py: API
+// tokens, HTTP Basic, refusals, and a project chosen by the tracking URI's /projects/<name> prefix),
+// and once through the model registry with an ONNX model (mlflow_registry_check.py).
 //
 // Needs MLflow's source tree (the `mlflow/` directory of tag v2.12.2) extracted somewhere outside
 // this repository, Debian's /usr/bin/python3 with MLflow's dependencies, and querystring-parser in
@@ -276,5 +277,14 @@ test('the MLflow 2.12 Python client signs in to Capstan with auth on', { skip: S
       COMPAT_PROJECT: 'vision',
     });
     assertCheckPassed('mlflow_auth_check.py', result, log);
+  });
+});
+
+test('the MLflow 2.12 Python client drives the Capstan model registry', { skip: SKIP_REASON }, async () => {
+  const mlflowSource = mlflowSourceTree();
+  const root = projectRoot();
+  await withServer(root, {}, async ({ url, log }) => {
+    const result = await runCheck(root, 'mlflow_registry_check.py', url, mlflowSource);
+    assertCheckPassed('mlflow_registry_check.py', result, log);
   });
 });
