@@ -208,11 +208,11 @@ async function verify({ client, values }: Context, positionals: string[]): Promi
   const [name, version] = args(positionals, ['NAME', 'VERSION']);
   const report = await client.verifyModelVersion(name, version);
   if (values.json) printRows([], [], true, report);
-  else if (report.verified) process.stdout.write(`verified ${name} version ${version}: ${report.manifestDigest} signed by ${report.keyId}\n`);
+  else if (report.verified) process.stdout.write(`verified ${name} version ${version}: ${report.manifest_digest} signed by ${report.key_id}\n`);
   else {
     const problems = [
-      ...(report.manifestIntact ? [] : [`the manifest does not hash to the signed digest ${report.manifestDigest}`]),
-      ...(report.signatureValid ? [] : [`the signature by ${report.keyId} does not verify`]),
+      ...(report.manifest_intact ? [] : [`the manifest does not hash to the signed digest ${report.manifest_digest}`]),
+      ...(report.signature_valid ? [] : [`the signature by ${report.key_id} does not verify`]),
       ...report.problems.map(problemText),
     ];
     process.stdout.write(`NOT verified ${name} version ${version}:\n${problems.map((p) => `  ${p}\n`).join('')}`);

@@ -69,12 +69,12 @@ export interface WireModelVersionDetail extends WireModelVersion {
 /** The server sends this report with camelCase keys, unlike the rest of the API. */
 export interface WireVerifyReport {
   name: string;
-  version: number;
+  version: string;
   verified: boolean;
-  manifestDigest: string;
-  keyId: string;
-  manifestIntact: boolean;
-  signatureValid: boolean;
+  manifest_digest: string;
+  key_id: string;
+  manifest_intact: boolean;
+  signature_valid: boolean;
   problems: { path: string; problem: 'missing' | 'size' | 'sha256' | 'unexpected'; expected?: string | number; actual?: string | number }[];
 }
 

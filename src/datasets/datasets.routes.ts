@@ -1,4 +1,5 @@
-import type { Action } from '../access/index.js';
+import { whyDenied, type Action } from '../access/index.js';
+import { AppError } from '../errors/index.js';
 import { defineRoute, type RouteAccess, type RouteContext, type RouteDef } from '../server/route.js';
 import type { RegistryService } from '../registry/index.js';
 import { onRuns, type TrackingService } from '../tracking/index.js';
@@ -49,6 +50,10 @@ export function datasetRoutes(svc: DatasetService, tracking: TrackingService, re
       },
       access: onDataset('write'),
       handler: async (i, ctx) => {
+        // The server reads s3:// with its own credentials, which reach beyond any one project: admins only.
+        if (String(i.source).startsWith('s3://') && whyDenied(ctx.principal, 'admin', { kind: 'project', id: ctx.project.name, projectId: pid(ctx) }) !== null) {
+          throw new AppError('PERMISSION_DENIED', 'Registering an s3:// source needs the admin role in the project: the server reads it with its own credentials.');
+        }
         const { version, created } = await svc.register(pid(ctx), { name: i.name, source: i.source, description: i.description, sensitive: i.sensitive, access: i.access, format: i.format, header: i.header, actor: ctx.principal.name });
         return { dataset_version: datasetToWire(version), created };
       },

@@ -78,9 +78,9 @@ export class DatasetService {
     const runs = /^runs:\/([^/]+)(?:\/(.*))?$/.exec(source);
     if (runs) {
       const run = await this.tracking.getRun(runs[1]!);
-      key = [storageKeyOf(run.info.artifactUri), runs[2] ?? ''].filter((s) => s !== '').join('/');
+      key = [storageKeyOf(run.info.artifactUri, 'dataset source'), runs[2] ?? ''].filter((s) => s !== '').join('/');
     } else {
-      key = storageKeyOf(source);
+      key = storageKeyOf(source, 'dataset source');
     }
     const experimentId = key.split('/')[0] ?? '';
     if ((await this.tracking.projectsOf('experiment', [experimentId])).get(experimentId) !== projectId) {

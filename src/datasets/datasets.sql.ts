@@ -97,9 +97,12 @@ export class DatasetSql {
 
   /** A dataset version's storage root at, above or below `key`. */
   async pinnedAt(key: string, ancestors: string[]): Promise<string | undefined> {
+    const c = this.db.dialect.bytewise;
     const row = await this.db.get<{ storage_root: string }>(
-      `SELECT storage_root FROM dataset_versions WHERE storage_root IN (${placeholders(ancestors.length)}) OR substr(storage_root, 1, ?) = ? LIMIT 1`,
-      [...ancestors, key.length + 1, `${key}/`],
+      `SELECT storage_root FROM dataset_versions WHERE storage_root IN (${placeholders(ancestors.length)})
+       OR (storage_root${c} >= ? AND storage_root${c} < ?) LIMIT 1`,
+      // Everything below `key/`: '0' is the character after '/'.
+      [...ancestors, `${key}/`, `${key}0`],
     );
     return row?.storage_root;
   }

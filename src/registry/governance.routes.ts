@@ -32,7 +32,10 @@ export function governanceRoutes(svc: RegistryService, promotion: PromotionServi
     defineRoute({
       method: 'POST', path: `${BASE}/model-versions/verify`, tag: 'registry', summary: "Re-hash a version's files and check the manifest digest and its signature",
       fields: VERSION, access: onModel('read'),
-      handler: async (i, ctx) => ({ report: await svc.verify(pid(ctx), i.name, i.version) }),
+      handler: async (i, ctx) => {
+        const r = await svc.verify(pid(ctx), i.name, i.version);
+        return { report: { name: r.name, version: String(r.version), verified: r.verified, manifest_digest: r.manifestDigest, key_id: r.keyId, manifest_intact: r.manifestIntact, signature_valid: r.signatureValid, problems: r.problems } };
+      },
     }),
     defineRoute({
       method: 'PATCH', path: `${BASE}/model-versions/card`, tag: 'registry', summary: "Update fields of a version's model card",

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { proxiedRoot } from '../artifacts/index.js';
 import { AppError, invalidParam } from '../errors/index.js';
 import type { BlobStore } from '../store/blob/index.js';
@@ -46,24 +45,21 @@ export function fileKey(root: string, files: readonly ManifestFile[], path: stri
 }
 
 /**
- * Re-reads every file and hashes what is there now: the recorded hashes are what the store was told,
- * this is what it holds. A file the store itself finds corrupt counts as a mismatch, not an error.
+ * Re-reads every file in full. The store recomputes each file's sha256 as it streams and fails the
+ * read when the bytes no longer match what it recorded, so a clean read means the recorded hash is
+ * the hash of what is stored now; hashing here too would only read the bytes through a second hash.
+ * A file the store finds corrupt counts as a mismatch, not an error.
  */
 export async function hashFiles(blobs: BlobStore, root: string, expected: readonly ManifestFile[]): Promise<ManifestFile[]> {
   const found: ManifestFile[] = [];
   for (const f of expected) {
     const key = fileKey(root, expected, f.path);
-    const info = await blobs.head(key);
-    if (!info) continue;
-    const hash = createHash('sha256');
-    let size = 0;
     try {
-      const { body } = await blobs.get(key);
-      for await (const chunk of body) {
-        hash.update(chunk as Buffer);
-        size += (chunk as Buffer).length;
-      }
-      found.push({ path: f.path, size, sha256: hash.digest('hex') });
+      if (!(await blobs.head(key))) continue;
+      const { info, body } = await blobs.get(key);
+      let size = 0;
+      for await (const chunk of body) size += (chunk as Buffer).length;
+      found.push({ path: f.path, size, sha256: info.sha256 });
     } catch (err) {
       if (!(err instanceof AppError && err.code === 'ARTIFACT_INTEGRITY_ERR')) throw err;
       found.push({ path: f.path, size: f.size, sha256: `unreadable: ${err.message}` });
@@ -73,11 +69,11 @@ export async function hashFiles(blobs: BlobStore, root: string, expected: readon
 }
 
 /** The blob key a proxied `mlflow-artifacts:` URI or bare artifact path points at. */
-export function storageKeyOf(uri: string): string {
+export function storageKeyOf(uri: string, what = 'model version source'): string {
   const root = proxiedRoot(uri);
   if (root !== null) return root;
   throw invalidParam(
-    `Invalid model version source '${uri}': Capstan registers files held in its own artifact store ` +
+    `Invalid ${what} '${uri}': Capstan registers files held in its own artifact store ` +
       "(runs:/<run_id>/<path>, mlflow-artifacts:/<path> or models:/<name>/<version>). Upload the files as run artifacts first.",
   );
 }

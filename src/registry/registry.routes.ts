@@ -54,13 +54,13 @@ export function registryRoutes(svc: RegistryService, promotion: PromotionService
     defineRoute({ method, path, mlflow: true, tag: 'registry', summary, fields, access: onModel(action), handler });
   return [
     mlflow('POST', '/registered-models/create', 'Create a registered model', { ...NAME, tags: { type: 'object[]', fields: KV_FIELDS }, description: { type: 'string' } }, 'write',
-      async (i, ctx) => ({ registered_model: registeredModelToWire(await svc.createModel(pid(ctx), i.name, i.description ?? '', kvList(i.tags), ctx.principal.name)) })),
+      async (i, ctx) => ({ registered_model: await modelView(pid(ctx), (await svc.createModel(pid(ctx), i.name, i.description ?? '', kvList(i.tags), ctx.principal.name)).name) })),
     mlflow('GET', '/registered-models/get', 'Get a registered model with its latest version per stage', NAME, 'read',
       async (i, ctx) => ({ registered_model: await modelView(pid(ctx), i.name) })),
     mlflow('POST', '/registered-models/rename', 'Rename a registered model (versions and aliases follow)', { ...NAME, new_name: { type: 'string', required: true } }, 'write',
-      async (i, ctx) => ({ registered_model: registeredModelToWire(await svc.renameModel(pid(ctx), i.name, i.new_name, ctx.principal.name)) })),
+      async (i, ctx) => ({ registered_model: await modelView(pid(ctx), (await svc.renameModel(pid(ctx), i.name, i.new_name, ctx.principal.name)).name) })),
     mlflow('PATCH', '/registered-models/update', "Update a registered model's description", { ...NAME, description: { type: 'string' } }, 'write',
-      async (i, ctx) => ({ registered_model: registeredModelToWire(await svc.updateModel(pid(ctx), i.name, i.description ?? '')) })),
+      async (i, ctx) => ({ registered_model: await modelView(pid(ctx), (await svc.updateModel(pid(ctx), i.name, i.description ?? '')).name) })),
     mlflow('DELETE', '/registered-models/delete', 'Delete a registered model with its versions, tags and aliases', NAME, 'delete',
       async (i, ctx) => (await svc.deleteModel(pid(ctx), i.name, ctx.principal.name), {})),
     mlflow('GET', '/registered-models/search', 'Search registered models', SEARCH, 'read', searchModels),

@@ -166,8 +166,8 @@ export class RegistryService {
   }
 
   async deleteModelTag(projectId: number, name: string, key: string): Promise<void> {
-    const model = await this.model(projectId, name);
-    if (!(await this.models.deleteTag(model.modelId, key))) throw notFound(`Registered model tag '${key}' not found on ${name}.`);
+    // Deleting a tag that is not there is a no-op, as in MLflow.
+    await this.models.deleteTag((await this.model(projectId, name)).modelId, key);
   }
 
   /** The newest live version in each stage: all stages, or the ones asked for. */
@@ -187,14 +187,18 @@ export class RegistryService {
 
   async version(projectId: number, name: string, version: string | number): Promise<ModelVersion> {
     const n = parseVersionNumber(version);
-    const model = await this.model(projectId, name);
-    const found = await this.versions.get(model.modelId, n);
+    checkName(name);
+    const model = await this.models.get(projectId, name);
+    const found = model && (await this.versions.get(model.modelId, n));
     if (!found) throw versionNotFound(name, n);
     return found;
   }
 
   async versionByAlias(projectId: number, name: string, alias: string): Promise<ModelVersion> {
-    const model = await this.model(projectId, name);
+    checkName(name);
+    // MLflow looks the (model, alias) pair up directly: an unknown model is an unknown alias.
+    const model = await this.models.get(projectId, name);
+    if (!model) throw invalidParam(`Registered model alias ${alias} not found.`);
     if (alias === 'latest') {
       const all = await this.versions.listOfModel(model.modelId);
       if (all.length === 0) throw invalidParam(`Registered model ${name} has no versions.`);
@@ -273,7 +277,7 @@ export class RegistryService {
     });
     const loggedModelId = req.loggedModelId || /^models:\/(m-[0-9a-f]{32})\/?$/.exec(req.source)?.[1];
     const logged = loggedModelId ? await this.loggedModel(loggedModelId) : undefined;
-    const runId = req.runId ?? (logged?.sourceRunId || undefined);
+    const runId = req.runId ?? (logged?.sourceRunId || undefined) ?? /^runs:\/([^/]+)/.exec(req.source)?.[1];
     const run = runId ? await this.tracking.getRun(runId) : undefined;
     const codeVersion = req.codeVersion ?? run?.data.tags.find((t) => t.key === 'mlflow.source.git.commit')?.value ?? '';
     const now = this.now();

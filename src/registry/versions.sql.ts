@@ -139,9 +139,12 @@ export class VersionSql {
 
   /** A live version's storage root at, above or below `key`, if any: writing there would change its files. */
   async pinnedAt(key: string, ancestors: string[]): Promise<string | undefined> {
+    const c = this.db.dialect.bytewise;
     const row = await this.db.get<{ storage_root: string }>(
-      `SELECT storage_root FROM model_versions WHERE storage_root IN (${placeholders(ancestors.length)}) OR substr(storage_root, 1, ?) = ? LIMIT 1`,
-      [...ancestors, key.length + 1, `${key}/`],
+      `SELECT storage_root FROM model_versions WHERE storage_root IN (${placeholders(ancestors.length)})
+       OR (storage_root${c} >= ? AND storage_root${c} < ?) LIMIT 1`,
+      // Everything below `key/`: '0' is the character after '/'.
+      [...ancestors, `${key}/`, `${key}0`],
     );
     return row?.storage_root;
   }
@@ -158,7 +161,7 @@ export class VersionSql {
     // Row-value IN over (model_id, version), in slices that stay under every driver's parameter limit.
     for (let i = 0; i < rows.length; i += 500) {
       const slice = rows.slice(i, i + 500);
-      const values = slice.map(() => '(?, ?)').join(', ');
+      const values = slice.map(() => '(CAST(? AS BIGINT), CAST(? AS BIGINT))').join(', ');
       const params = slice.flatMap((r) => [Number(r.model_id), Number(r.version)]);
       tags.push(...(await tx.all<(typeof tags)[number]>(`SELECT model_id, version, key, value FROM model_version_tags WHERE (model_id, version) IN (VALUES ${values}) ORDER BY key`, params)));
       aliases.push(...(await tx.all<(typeof aliases)[number]>(`SELECT model_id, version, alias FROM model_aliases WHERE (model_id, version) IN (VALUES ${values}) ORDER BY alias`, params)));

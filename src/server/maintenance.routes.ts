@@ -56,7 +56,7 @@ export function maintenanceRoutes(parts: MaintenanceParts): RouteDef[] {
         grace_hours: { type: 'double', doc: 'Uploads younger than this are in flight and kept (default 24).' },
         purge_deleted_runs_older_than_days: { type: 'double', doc: 'Also remove files of runs deleted longer ago than this.' },
       },
-      access: { action: 'admin', resource: () => ({ kind: 'server', projectId: null }) },
+      access: { action: 'admin', resource: () => ({ kind: 'server', projectId: null }), serverWide: true },
       handler: (i) => runMaintenance(parts, { dryRun: i.dry_run === true, graceHours: i.grace_hours, purgeDeletedRunsOlderThanDays: i.purge_deleted_runs_older_than_days }),
     }),
   ];

@@ -94,6 +94,8 @@ interface Principal {
 /** null: the server itself (accounts, creating and deleting projects, audit); only owners act there. */
 function resourceProject(op: Operation): string | null {
   if (!op.path.startsWith('/api/capstan/')) return 'p';
+  // The registry, datasets and lineage act inside the request's project.
+  if (/^\/api\/capstan\/(registry|datasets|lineage)\//.test(op.path)) return 'p';
   const onProject = op.path.startsWith('/api/capstan/projects/{project}/') || (op.path === '/api/capstan/projects/{project}' && op.method !== 'DELETE');
   return onProject ? 'p' : null;
 }
@@ -116,6 +118,7 @@ interface Targets {
   tokenId: string;
   file: string;
   uploadUrl: string;
+  loggedModelId: string;
 }
 
 let counter = 0;
@@ -132,6 +135,7 @@ function fieldTable(t: Targets): Record<string, unknown> {
     digest: 'd1', source_type: 'local', source: 'file:///data',
     scopes: ['read'], role: 'viewer', kind: 'robot', disabled: false,
     path: t.experimentId, num_parts: 1, part_number: 1, upload_id: randomUUID(),
+    version: '1', alias: 'champion', stage: 'Staging', uri: 'models:/m/1', text: 'retention:\n  keep_last: 100\n',
   };
 }
 
@@ -153,6 +157,7 @@ function valueFor(name: string, schema: Schema, table: Record<string, unknown>, 
       return typeof given === 'boolean' ? given : false;
     case 'integer':
       if (typeof given === 'number') return given;
+      if (typeof given === 'string' && /^\d+$/.test(given)) return Number(given);
       break;
     case 'string':
       if (typeof given === 'string') return given;
@@ -176,8 +181,10 @@ const asQuery = (o: Record<string, unknown>) => Object.fromEntries(Object.entrie
 
 function requestFor(op: Operation, t: Targets, who: Principal): InjectOptions {
   const headers: Record<string, string> = { 'x-capstan-project': 'p', ...(who.authorization ? { authorization: who.authorization } : {}) };
-  const params: Record<string, string> = { project: t.project, account: t.account, token_id: t.tokenId, name: 'MY_SECRET' };
-  const url = op.path.includes('{upload_id}')
+  const params: Record<string, string> = {
+    project: t.project, account: t.account, token_id: t.tokenId, name: 'MY_SECRET', model_id: t.loggedModelId, tag_key: 'k', upload_id: `${Date.now()}-${randomUUID()}`,
+  };
+  const url = op.path.includes('/mpu/upload/{upload_id}')
     ? t.uploadUrl
     : op.path.replace(/\{(\w+)\}/g, (_m, n: string) => {
         if (n === 'path') return `${t.experimentId}/${t.runId}/artifacts/${t.file}`;
@@ -268,13 +275,15 @@ for (const { db, skip } of BACKENDS) {
     const experimentId = (await asOwner('POST', `${MLFLOW}/experiments/create`, { name: experimentName })).experiment_id as string;
     const runId = await newRun(experimentId);
     await asOwner('PUT', `${ARTIFACTS}/artifacts/${experimentId}/${runId}/artifacts/x.txt`, 'hello');
-    const base: Targets = { experimentId, experimentName, runId, project: 'p', account: BYSTANDER, tokenId: '0', file: 'x.txt', uploadUrl: '' };
+    const loggedModelId = (await asOwner('POST', `${MLFLOW}/logged-models`, { experiment_id: experimentId, name: 'lm' })).model.info.model_id as string;
+    const base: Targets = { experimentId, experimentName, runId, project: 'p', account: BYSTANDER, tokenId: '0', file: 'x.txt', uploadUrl: '', loggedModelId };
 
     /** Fresh targets for the cases that destroy what they name, so no case depends on an earlier one. */
     const PREPARE: Record<string, (op: Operation) => Promise<Partial<Targets>>> = {
       [`POST ${MLFLOW}/experiments/delete`]: async () => ({ experimentId: await newExperiment() }),
       [`POST ${MLFLOW}/experiments/update`]: async () => ({ experimentId: await newExperiment() }),
       [`POST ${MLFLOW}/runs/delete`]: async () => ({ runId: await newRun(experimentId) }),
+      [`DELETE ${MLFLOW}/logged-models/{model_id}`]: async () => ({ loggedModelId: (await asOwner('POST', `${MLFLOW}/logged-models`, { experiment_id: experimentId, name: 'lm' })).model.info.model_id }),
       [`DELETE ${ARTIFACTS}/artifacts/{path}`]: async () => {
         const file = `${unique('del')}.txt`;
         await asOwner('PUT', `${ARTIFACTS}/artifacts/${experimentId}/${runId}/artifacts/${file}`, 'bye');

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { assertError, assertOk, call } from '../support/inject.js';
+import { testDatabases } from '../support/databases.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
 
 const API = '/api/2.0/mlflow';
@@ -27,254 +28,263 @@ function findFile(dir: string, name: string): string | undefined {
   return undefined;
 }
 
-describe('model registry over HTTP', () => {
-  let tp: TestPlatform;
-  let app: FastifyInstance;
-  let runId: string;
-  let experimentId: string;
-  before(async () => {
-    tp = await startTestPlatform();
-    app = tp.app;
-    experimentId = assertOk(await call(app, 'POST', `${API}/experiments/create`, { name: 'fraud' })).experiment_id;
-    const run = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: experimentId, tags: [{ key: 'mlflow.source.git.commit', value: 'abc123' }] })).run;
-    runId = run.info.run_id;
-    assertOk(await call(app, 'POST', `${API}/runs/log-metric`, { run_id: runId, key: 'accuracy', value: 0.85, timestamp: 1, step: 0 }));
-    const root = `${PROXY}/${experimentId}/${runId}/artifacts/model`;
-    assertOk(await call(app, 'PUT', `${root}/model.onnx`, mlp));
-    assertOk(await call(app, 'PUT', `${root}/MLmodel`, 'flavors:\n  onnx:\n    data: model.onnx\n'));
-  });
-  after(() => tp.close());
-
-  it('registers a run model as version 1 with manifest, signature and semver', async () => {
-    const model = assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: 'fraud-detector', tags: [{ key: 'team', value: 'risk' }] })).registered_model;
-    assert.equal(model.name, 'fraud-detector');
-    assertError(await call(app, 'POST', `${API}/registered-models/create`, { name: 'fraud-detector' }), 'RESOURCE_ALREADY_EXISTS');
-    const v = assertOk(await call(app, 'POST', `${API}/model-versions/create`, { name: 'fraud-detector', source: `runs:/${runId}/model`, run_id: runId })).model_version;
-    assert.equal(v.version, '1');
-    assert.equal(v.current_stage, 'None');
-    assert.equal(v.status, 'READY');
-    const detail = assertOk(await call(app, 'GET', `${CAPSTAN}/model-versions/get?name=fraud-detector&version=1`)).model_version;
-    assert.equal(detail.semver, '0.1.0');
-    assert.equal(detail.code_version, 'abc123');
-    assert.deepEqual(detail.manifest.files.map((f: any) => f.path), ['MLmodel', 'model.onnx']);
-    assert.equal(detail.manifest.files[1].sha256, mlpSidecar.sha256);
-    assert.match(detail.manifest_digest, /^sha256:[0-9a-f]{64}$/);
-    assert.deepEqual(detail.model_signature.inputs, mlpSidecar.inputs);
-    assert.deepEqual(detail.model_signature.outputs, mlpSidecar.outputs);
-    assert.deepEqual(detail.unsafe_files, []);
-    const uri = assertOk(await call(app, 'GET', `${API}/model-versions/get-download-uri?name=fraud-detector&version=1`));
-    assert.equal(uri.artifact_uri, `mlflow-artifacts:/${experimentId}/${runId}/artifacts/model`);
-  });
-
-  it('refuses to overwrite or delete registered files through the proxy', async () => {
-    const root = `${PROXY}/${experimentId}/${runId}/artifacts/model`;
-    assertError(await call(app, 'PUT', `${root}/model.onnx`, Buffer.from('evil')), 'ARTIFACT_PINNED');
-    assertError(await call(app, 'PUT', `${root}/extra.txt`, Buffer.from('x')), 'ARTIFACT_PINNED');
-    assertError(await call(app, 'DELETE', `${PROXY}/${experimentId}/${runId}`), 'ARTIFACT_PINNED');
-    assertOk(await call(app, 'PUT', `${PROXY}/${experimentId}/${runId}/artifacts/notes.txt`, Buffer.from('fine')));
-  });
-
-  it('verifies the version, and refuses a tampered blob', async () => {
-    const ok = assertOk(await call(app, 'POST', `${CAPSTAN}/model-versions/verify`, { name: 'fraud-detector', version: '1' })).report;
-    assert.equal(ok.verified, true, JSON.stringify(ok));
-    const file = findFile(tp.dataDir, 'model.onnx')!;
-    const original = readFileSync(file);
-    const tampered = Buffer.from(original);
-    tampered[100] ^= 0xff;
-    writeFileSync(file, tampered);
-    try {
-      const bad = assertOk(await call(app, 'POST', `${CAPSTAN}/model-versions/verify`, { name: 'fraud-detector', version: '1' })).report;
-      assert.equal(bad.verified, false);
-      assert.deepEqual(bad.problems.map((p: any) => [p.path, p.problem]), [['model.onnx', 'sha256']]);
-      assert.equal(bad.signatureValid, true);
-    } finally {
-      writeFileSync(file, original);
-    }
-  });
-
-  it('sets, reads and deletes aliases; unknown alias is INVALID_PARAMETER_VALUE', async () => {
-    assertOk(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion', version: '1' }));
-    const v = assertOk(await call(app, 'GET', `${API}/registered-models/alias?name=fraud-detector&alias=champion`)).model_version;
-    assert.equal(v.version, '1');
-    assert.deepEqual(v.aliases, ['champion']);
-    assertError(await call(app, 'GET', `${API}/registered-models/alias?name=fraud-detector&alias=nope`), 'INVALID_PARAMETER_VALUE');
-    assertError(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'v2', version: '1' }), 'INVALID_PARAMETER_VALUE');
-    assertOk(await call(app, 'DELETE', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion' }));
-    assertOk(await call(app, 'DELETE', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion' }));
-  });
-
-  it('denies a gated promotion naming the rule and its inputs, records it, and lets an admin override', async () => {
-    const policy = 'gates:\n  - name: production-ready\n    protects:\n      aliases: [champion]\n      stages: [Production]\n    rules:\n      - name: accuracy\n        expr: metrics.accuracy >= 0.9\n';
-    assertOk(await call(app, 'PUT', `${CAPSTAN}/policy`, { text: policy }));
-    const denied = await call(app, 'POST', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion', version: '1' });
-    assertError(denied, 'POLICY_DENIED', /accuracy/);
-    assert.match(denied.body.message, /0\.85/);
-    assertError(await call(app, 'POST', `${API}/model-versions/transition-stage`, { name: 'fraud-detector', version: '1', stage: 'production', archive_existing_versions: false }), 'POLICY_DENIED');
-    const staged = assertOk(await call(app, 'POST', `${API}/model-versions/transition-stage`, { name: 'fraud-detector', version: '1', stage: 'staging', archive_existing_versions: false })).model_version;
-    assert.equal(staged.current_stage, 'Staging');
-    assertOk(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion', version: '1', override_reason: 'hotfix approved by risk' }));
-    const events = assertOk(await call(app, 'GET', `${CAPSTAN}/models/history?name=fraud-detector`)).events;
-    assert.deepEqual(events.map((e: any) => e.kind), ['model_created', 'version_created', 'alias_set', 'alias_deleted', 'promotion_denied', 'promotion_denied', 'stage_changed', 'alias_set']);
-    assert.equal(events.at(-1).detail.override_reason, 'hotfix approved by risk');
-  });
-
-  it('searches models and versions with MLflow filters and pages', async () => {
-    for (let i = 0; i < 3; i++) assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: `search-${i}` }));
-    const page1 = assertOk(await call(app, 'GET', `${API}/registered-models/search?filter=${encodeURIComponent("name LIKE 'search-%'")}&max_results=2`));
-    assert.deepEqual(page1.registered_models.map((m: any) => m.name), ['search-0', 'search-1']);
-    const page2 = assertOk(await call(app, 'GET', `${API}/registered-models/search?filter=${encodeURIComponent("name LIKE 'search-%'")}&max_results=2&page_token=${page1.next_page_token}`));
-    assert.deepEqual(page2.registered_models.map((m: any) => m.name), ['search-2']);
-    assert.equal(page2.next_page_token, undefined);
-    const byTag = assertOk(await call(app, 'GET', `${API}/registered-models/search?filter=${encodeURIComponent("tags.team = 'risk'")}`));
-    assert.deepEqual(byTag.registered_models.map((m: any) => m.name), ['fraud-detector']);
-    const versions = assertOk(await call(app, 'GET', `${API}/model-versions/search?filter=${encodeURIComponent(`run_id = '${runId}'`)}`));
-    assert.deepEqual(versions.model_versions.map((v: any) => [v.name, v.version]), [['fraud-detector', '1']]);
-    assertError(await call(app, 'GET', `${API}/model-versions/search?filter=${encodeURIComponent('metrics.x > 1')}`), 'INVALID_PARAMETER_VALUE');
-  });
-});
-
-describe('datasets and lineage over HTTP', () => {
-  let tp: TestPlatform;
-  let app: FastifyInstance;
-  const iris = readFileSync(new URL('../fixtures/datasets/iris.csv', import.meta.url));
-  before(async () => {
-    tp = await startTestPlatform();
-    app = tp.app;
-  });
-  after(() => tp.close());
-
-  const upload = async (files: Record<string, Buffer>) => {
-    const { upload_id } = assertOk(await call(app, 'POST', '/api/capstan/datasets/uploads', {}));
-    for (const [path, bytes] of Object.entries(files)) assertOk(await call(app, 'PUT', `/api/capstan/datasets/uploads/${upload_id}/files/${path}`, bytes));
-    return upload_id as string;
+for (const { db, skip } of await testDatabases()) {
+  /** The platform on a fresh database of this backend; the test removes it afterwards. */
+  const startOn = async (): Promise<TestPlatform> => {
+    const created = await db.create();
+    const started = await startTestPlatform({ 'store.database_uri': created.uri });
+    return { ...started, close: async () => (await started.close(), await created.drop()) };
   };
 
-  it('registers by content hash with schema and profile; the same content is the same version', async () => {
-    const first = assertOk(await call(app, 'POST', '/api/capstan/datasets/register', { name: 'iris', source: `upload:${await upload({ 'iris.csv': iris })}`, sensitive: true, access: 'public' }));
-    assert.equal(first.created, true);
-    assert.equal(first.dataset_version.version, 1);
-    assert.equal(first.dataset_version.row_count, 150);
-    assert.equal(first.dataset_version.schema.length, 5);
-    assert.match(first.dataset_version.digest, /^sha256:[0-9a-f]{64}$/);
-    const again = assertOk(await call(app, 'POST', '/api/capstan/datasets/register', { name: 'iris', source: `upload:${await upload({ 'iris.csv': iris })}` }));
-    assert.equal(again.created, false);
-    assert.equal(again.dataset_version.version, 1);
-    const changed = assertOk(await call(app, 'POST', '/api/capstan/datasets/register', { name: 'iris', source: `upload:${await upload({ 'iris.csv': iris.subarray(0, iris.lastIndexOf('\n', iris.length - 2) + 1) })}` }));
-    assert.equal(changed.dataset_version.version, 2);
-    assert.equal(changed.dataset_version.row_count, 149);
-  });
+  describe(`model registry over HTTP (${db.name})`, { skip }, () => {
+    let tp: TestPlatform;
+    let app: FastifyInstance;
+    let runId: string;
+    let experimentId: string;
+    before(async () => {
+      tp = await startOn();
+      app = tp.app;
+      experimentId = assertOk(await call(app, 'POST', `${API}/experiments/create`, { name: 'fraud' })).experiment_id;
+      const run = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: experimentId, tags: [{ key: 'mlflow.source.git.commit', value: 'abc123' }] })).run;
+      runId = run.info.run_id;
+      assertOk(await call(app, 'POST', `${API}/runs/log-metric`, { run_id: runId, key: 'accuracy', value: 0.85, timestamp: 1, step: 0 }));
+      const root = `${PROXY}/${experimentId}/${runId}/artifacts/model`;
+      assertOk(await call(app, 'PUT', `${root}/model.onnx`, mlp));
+      assertOk(await call(app, 'PUT', `${root}/MLmodel`, 'flavors:\n  onnx:\n    data: model.onnx\n'));
+    });
+    after(() => tp?.close());
 
-  it('walks lineage from a model back to its dataset, and forward again; gates see the dataset', async () => {
-    const exp = assertOk(await call(app, 'POST', `${API}/experiments/create`, { name: 'lineage' })).experiment_id;
-    const runId = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: exp })).run.info.run_id;
-    assertOk(await call(app, 'POST', '/api/capstan/datasets/link', { run_id: runId, name: 'iris', version: 1, context: 'training' }));
-    assertOk(await call(app, 'PUT', `${PROXY}/${exp}/${runId}/artifacts/model/model.onnx`, mlp));
-    assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: 'iris-clf' }));
-    assertOk(await call(app, 'POST', `${API}/model-versions/create`, { name: 'iris-clf', source: `runs:/${runId}/model`, run_id: runId }));
-    assertOk(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'iris-clf', alias: 'champion', version: '1' }));
-    const back = assertOk(await call(app, 'GET', `/api/capstan/lineage/model?uri=${encodeURIComponent('models:/iris-clf@champion')}`)).graph;
-    assert.deepEqual(back.nodes.map((n: any) => n.id).sort(), ['dataset:iris@1', 'model:iris-clf/1', `run:${runId}`].sort());
-    assert.deepEqual(back.edges.map((e: any) => [e.from, e.to, e.kind]).sort(), [['dataset:iris@1', `run:${runId}`, 'input_of'], [`run:${runId}`, 'model:iris-clf/1', 'produced']].sort());
-    const forward = assertOk(await call(app, 'GET', '/api/capstan/lineage/dataset?name=iris&version=1&format=mermaid')).mermaid;
-    assert.match(forward, /^flowchart LR/);
-    assert.match(forward, /iris-clf v1/);
-    const policy = 'gates:\n  - name: data\n    protects: { aliases: [prod] }\n    rules:\n      - name: no-public-sensitive\n        expr: \'!datasets.exists(d, d.sensitive && d.access == "public")\'\n';
-    assertOk(await call(app, 'PUT', '/api/capstan/registry/policy', { text: policy }));
-    assertError(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'iris-clf', alias: 'prod', version: '1' }), 'POLICY_DENIED', /no-public-sensitive/);
-  });
-});
+    it('registers a run model as version 1 with manifest, signature and semver', async () => {
+      const model = assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: 'fraud-detector', tags: [{ key: 'team', value: 'risk' }] })).registered_model;
+      assert.equal(model.name, 'fraud-detector');
+      assertError(await call(app, 'POST', `${API}/registered-models/create`, { name: 'fraud-detector' }), 'RESOURCE_ALREADY_EXISTS');
+      const v = assertOk(await call(app, 'POST', `${API}/model-versions/create`, { name: 'fraud-detector', source: `runs:/${runId}/model`, run_id: runId })).model_version;
+      assert.equal(v.version, '1');
+      assert.equal(v.current_stage, 'None');
+      assert.equal(v.status, 'READY');
+      const detail = assertOk(await call(app, 'GET', `${CAPSTAN}/model-versions/get?name=fraud-detector&version=1`)).model_version;
+      assert.equal(detail.semver, '0.1.0');
+      assert.equal(detail.code_version, 'abc123');
+      assert.deepEqual(detail.manifest.files.map((f: any) => f.path), ['MLmodel', 'model.onnx']);
+      assert.equal(detail.manifest.files[1].sha256, mlpSidecar.sha256);
+      assert.match(detail.manifest_digest, /^sha256:[0-9a-f]{64}$/);
+      assert.deepEqual(detail.model_signature.inputs, mlpSidecar.inputs);
+      assert.deepEqual(detail.model_signature.outputs, mlpSidecar.outputs);
+      assert.deepEqual(detail.unsafe_files, []);
+      const uri = assertOk(await call(app, 'GET', `${API}/model-versions/get-download-uri?name=fraud-detector&version=1`));
+      assert.equal(uri.artifact_uri, `mlflow-artifacts:/${experimentId}/${runId}/artifacts/model`);
+    });
 
-describe('MLflow 3.x logged models', () => {
-  let tp: TestPlatform;
-  let app: FastifyInstance;
-  before(async () => {
-    tp = await startTestPlatform();
-    app = tp.app;
-  });
-  after(() => tp.close());
+    it('refuses to overwrite or delete registered files through the proxy', async () => {
+      const root = `${PROXY}/${experimentId}/${runId}/artifacts/model`;
+      assertError(await call(app, 'PUT', `${root}/model.onnx`, Buffer.from('evil')), 'ARTIFACT_PINNED');
+      assertError(await call(app, 'PUT', `${root}/extra.txt`, Buffer.from('x')), 'ARTIFACT_PINNED');
+      assertError(await call(app, 'DELETE', `${PROXY}/${experimentId}/${runId}`), 'ARTIFACT_PINNED');
+      assertOk(await call(app, 'PUT', `${PROXY}/${experimentId}/${runId}/artifacts/notes.txt`, Buffer.from('fine')));
+    });
 
-  it('creates, uploads, finalizes, searches and registers a logged model as log_model does', async () => {
-    const exp = assertOk(await call(app, 'POST', `${API}/experiments/create`, { name: 'three' })).experiment_id;
-    const runId = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: exp })).run.info.run_id;
-    const created = assertOk(await call(app, 'POST', `${API}/logged-models`, { experiment_id: exp, name: 'model', source_run_id: runId, params: [{ key: 'lr', value: '0.1' }] })).model;
-    const id = created.info.model_id;
-    assert.match(id, /^m-[0-9a-f]{32}$/);
-    assert.equal(created.info.status, 'LOGGED_MODEL_PENDING');
-    assert.equal(created.info.artifact_uri, `mlflow-artifacts:/${exp}/models/${id}/artifacts`);
-    assert.deepEqual(created.data.params, [{ key: 'lr', value: '0.1' }]);
-    assertOk(await call(app, 'POST', `${API}/runs/outputs`, { run_id: runId, models: [{ model_id: id, step: 0 }] }));
-    assertOk(await call(app, 'PUT', `${PROXY}/${exp}/models/${id}/artifacts/model.onnx`, mlp));
-    const ready = assertOk(await call(app, 'PATCH', `${API}/logged-models/${id}`, { model_id: id, status: 'LOGGED_MODEL_READY' })).model;
-    assert.equal(ready.info.status, 'LOGGED_MODEL_READY');
-    const listing = assertOk(await call(app, 'GET', `${API}/logged-models/${id}/artifacts/directories`));
-    assert.deepEqual(listing.files, [{ path: 'model.onnx', is_dir: false, file_size: mlp.length }]);
-    const found = assertOk(await call(app, 'POST', `${API}/logged-models/search`, { experiment_ids: [exp], filter: `name = 'model' AND source_run_id = '${runId}'` }));
-    assert.deepEqual(found.models.map((m: any) => m.info.model_id), [id]);
-    assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: 'three' }));
-    const v = assertOk(await call(app, 'POST', `${API}/model-versions/create`, { name: 'three', source: `models:/${id}`, model_id: id })).model_version;
-    assert.equal(v.run_id, runId);
-    const detail = assertOk(await call(app, 'GET', `/api/capstan/registry/model-versions/get?name=three&version=1`)).model_version;
-    assert.equal(detail.logged_model_id, id);
-    assert.deepEqual(detail.manifest.files.map((f: any) => f.path), ['model.onnx']);
-    assertError(await call(app, 'GET', `${API}/logged-models/m-00000000000000000000000000000000`), 'RESOURCE_DOES_NOT_EXIST');
-  });
-});
-
-describe('retention and garbage collection over HTTP', () => {
-  let tp: TestPlatform;
-  let app: FastifyInstance;
-  before(async () => {
-    tp = await startTestPlatform();
-    app = tp.app;
-  });
-  after(() => tp.close());
-
-  const allKeys = async (): Promise<string[]> => {
-    const keys: string[] = [];
-    const walk = async (dir: string): Promise<void> => {
-      for (const e of await tp.platform.blobs.list(dir)) {
-        const key = dir ? `${dir}/${e.name}` : e.name;
-        if (e.isDir) await walk(key);
-        else keys.push(key);
+    it('verifies the version, and refuses a tampered blob', async () => {
+      const ok = assertOk(await call(app, 'POST', `${CAPSTAN}/model-versions/verify`, { name: 'fraud-detector', version: '1' })).report;
+      assert.equal(ok.verified, true, JSON.stringify(ok));
+      const file = findFile(tp.dataDir, 'model.onnx')!;
+      const original = readFileSync(file);
+      const tampered = Buffer.from(original);
+      tampered[100] ^= 0xff;
+      writeFileSync(file, tampered);
+      try {
+        const bad = assertOk(await call(app, 'POST', `${CAPSTAN}/model-versions/verify`, { name: 'fraud-detector', version: '1' })).report;
+        assert.equal(bad.verified, false);
+        assert.deepEqual(bad.problems.map((p: any) => [p.path, p.problem]), [['model.onnx', 'sha256']]);
+        assert.equal(bad.signature_valid, true);
+      } finally {
+        writeFileSync(file, original);
       }
-    };
-    await walk('');
-    return keys.sort();
-  };
+    });
 
-  it('deletes versions past keep_last, then removes every unreferenced file and keeps every referenced one', async () => {
-    const exp = assertOk(await call(app, 'POST', `${API}/experiments/create`, { name: 'gc' })).experiment_id;
-    const runs: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const runId = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: exp })).run.info.run_id;
-      runs.push(runId);
-      assertOk(await call(app, 'PUT', `${PROXY}/${exp}/${runId}/artifacts/model/model.onnx`, mlp));
-    }
-    assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: 'kept' }));
-    for (const runId of runs) assertOk(await call(app, 'POST', `${API}/model-versions/create`, { name: 'kept', source: `runs:/${runId}/model`, run_id: runId }));
-    assertOk(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'kept', alias: 'champion', version: '1' }));
-    // A deleted run whose files only a model version still holds.
-    assertOk(await call(app, 'POST', `${API}/runs/delete`, { run_id: runs[2] }));
-    // Orphans: a run folder with no run, an experiment folder with no experiment, an abandoned dataset upload.
-    assertOk(await call(app, 'PUT', `${PROXY}/${exp}/${'f'.repeat(32)}/artifacts/stray.txt`, Buffer.from('stray')));
-    await tp.platform.blobs.put('999/'.concat('e'.repeat(32), '/artifacts/x.bin'), (await import('node:stream')).Readable.from([Buffer.from('x')]));
-    const { upload_id } = assertOk(await call(app, 'POST', '/api/capstan/datasets/uploads', {}));
-    assertOk(await call(app, 'PUT', `/api/capstan/datasets/uploads/${upload_id}/files/a.csv`, Buffer.from('a\n1\n')));
-    assertOk(await call(app, 'PUT', '/api/capstan/registry/policy', { text: 'retention:\n  keep_last: 1\n' }));
+    it('sets, reads and deletes aliases; unknown alias is INVALID_PARAMETER_VALUE', async () => {
+      assertOk(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion', version: '1' }));
+      const v = assertOk(await call(app, 'GET', `${API}/registered-models/alias?name=fraud-detector&alias=champion`)).model_version;
+      assert.equal(v.version, '1');
+      assert.deepEqual(v.aliases, ['champion']);
+      assertError(await call(app, 'GET', `${API}/registered-models/alias?name=fraud-detector&alias=nope`), 'INVALID_PARAMETER_VALUE');
+      assertError(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'v2', version: '1' }), 'INVALID_PARAMETER_VALUE');
+      assertOk(await call(app, 'DELETE', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion' }));
+      assertOk(await call(app, 'DELETE', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion' }));
+    });
 
-    const before = await allKeys();
-    const preview = assertOk(await call(app, 'POST', '/api/capstan/admin/gc', { dry_run: true, grace_hours: 0, purge_deleted_runs_older_than_days: 0 }));
-    assert.deepEqual(preview.retention.map((r: any) => [r.name, r.version]), [['kept', 2]]);
-    assert.deepEqual(await allKeys(), before, 'a dry run changes nothing');
-    const done = assertOk(await call(app, 'POST', '/api/capstan/admin/gc', { grace_hours: 0, purge_deleted_runs_older_than_days: 0 }));
-    assert.deepEqual(done.removed.map((r: any) => r.prefix).sort(), preview.removed.map((r: any) => r.prefix).sort());
-    const removedPrefixes = done.removed.map((r: any) => r.prefix).sort();
-    assert.deepEqual(removedPrefixes, [`${exp}/${'f'.repeat(32)}`, '999', `_capstan_datasets/1/${upload_id}`].sort());
-    const after = await allKeys();
-    // Every run that exists keeps its files, including the deleted run whose files version 3 holds.
-    for (const runId of runs) assert.ok(after.includes(`${exp}/${runId}/artifacts/model/model.onnx`), runId);
-    assert.deepEqual(after, before.filter((k) => !removedPrefixes.some((p: string) => k === p || k.startsWith(`${p}/`))));
-    const versions = assertOk(await call(app, 'GET', `${API}/model-versions/search?filter=${encodeURIComponent("name = 'kept'")}`)).model_versions;
-    assert.deepEqual(versions.map((v: any) => v.version).sort(), ['1', '3']);
+    it('denies a gated promotion naming the rule and its inputs, records it, and lets an admin override', async () => {
+      const policy = 'gates:\n  - name: production-ready\n    protects:\n      aliases: [champion]\n      stages: [Production]\n    rules:\n      - name: accuracy\n        expr: metrics.accuracy >= 0.9\n';
+      assertOk(await call(app, 'PUT', `${CAPSTAN}/policy`, { text: policy }));
+      const denied = await call(app, 'POST', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion', version: '1' });
+      assertError(denied, 'POLICY_DENIED', /accuracy/);
+      assert.match(denied.body.message, /0\.85/);
+      assertError(await call(app, 'POST', `${API}/model-versions/transition-stage`, { name: 'fraud-detector', version: '1', stage: 'production', archive_existing_versions: false }), 'POLICY_DENIED');
+      const staged = assertOk(await call(app, 'POST', `${API}/model-versions/transition-stage`, { name: 'fraud-detector', version: '1', stage: 'staging', archive_existing_versions: false })).model_version;
+      assert.equal(staged.current_stage, 'Staging');
+      assertOk(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion', version: '1', override_reason: 'hotfix approved by risk' }));
+      const events = assertOk(await call(app, 'GET', `${CAPSTAN}/models/history?name=fraud-detector`)).events;
+      assert.deepEqual(events.map((e: any) => e.kind), ['model_created', 'version_created', 'alias_set', 'alias_deleted', 'promotion_denied', 'promotion_denied', 'stage_changed', 'alias_set']);
+      assert.equal(events.at(-1).detail.override_reason, 'hotfix approved by risk');
+    });
+
+    it('searches models and versions with MLflow filters and pages', async () => {
+      for (let i = 0; i < 3; i++) assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: `search-${i}` }));
+      const page1 = assertOk(await call(app, 'GET', `${API}/registered-models/search?filter=${encodeURIComponent("name LIKE 'search-%'")}&max_results=2`));
+      assert.deepEqual(page1.registered_models.map((m: any) => m.name), ['search-0', 'search-1']);
+      const page2 = assertOk(await call(app, 'GET', `${API}/registered-models/search?filter=${encodeURIComponent("name LIKE 'search-%'")}&max_results=2&page_token=${page1.next_page_token}`));
+      assert.deepEqual(page2.registered_models.map((m: any) => m.name), ['search-2']);
+      assert.equal(page2.next_page_token, undefined);
+      const byTag = assertOk(await call(app, 'GET', `${API}/registered-models/search?filter=${encodeURIComponent("tags.team = 'risk'")}`));
+      assert.deepEqual(byTag.registered_models.map((m: any) => m.name), ['fraud-detector']);
+      const versions = assertOk(await call(app, 'GET', `${API}/model-versions/search?filter=${encodeURIComponent(`run_id = '${runId}'`)}`));
+      assert.deepEqual(versions.model_versions.map((v: any) => [v.name, v.version]), [['fraud-detector', '1']]);
+      assertError(await call(app, 'GET', `${API}/model-versions/search?filter=${encodeURIComponent('metrics.x > 1')}`), 'INVALID_PARAMETER_VALUE');
+    });
   });
-});
+
+  describe(`datasets and lineage over HTTP (${db.name})`, { skip }, () => {
+    let tp: TestPlatform;
+    let app: FastifyInstance;
+    const iris = readFileSync(new URL('../fixtures/datasets/iris.csv', import.meta.url));
+    before(async () => {
+      tp = await startOn();
+      app = tp.app;
+    });
+    after(() => tp?.close());
+
+    const upload = async (files: Record<string, Buffer>) => {
+      const { upload_id } = assertOk(await call(app, 'POST', '/api/capstan/datasets/uploads', {}));
+      for (const [path, bytes] of Object.entries(files)) assertOk(await call(app, 'PUT', `/api/capstan/datasets/uploads/${upload_id}/files/${path}`, bytes));
+      return upload_id as string;
+    };
+
+    it('registers by content hash with schema and profile; the same content is the same version', async () => {
+      const first = assertOk(await call(app, 'POST', '/api/capstan/datasets/register', { name: 'iris', source: `upload:${await upload({ 'iris.csv': iris })}`, sensitive: true, access: 'public' }));
+      assert.equal(first.created, true);
+      assert.equal(first.dataset_version.version, 1);
+      assert.equal(first.dataset_version.row_count, 150);
+      assert.equal(first.dataset_version.schema.length, 5);
+      assert.match(first.dataset_version.digest, /^sha256:[0-9a-f]{64}$/);
+      const again = assertOk(await call(app, 'POST', '/api/capstan/datasets/register', { name: 'iris', source: `upload:${await upload({ 'iris.csv': iris })}` }));
+      assert.equal(again.created, false);
+      assert.equal(again.dataset_version.version, 1);
+      const changed = assertOk(await call(app, 'POST', '/api/capstan/datasets/register', { name: 'iris', source: `upload:${await upload({ 'iris.csv': iris.subarray(0, iris.lastIndexOf('\n', iris.length - 2) + 1) })}` }));
+      assert.equal(changed.dataset_version.version, 2);
+      assert.equal(changed.dataset_version.row_count, 149);
+    });
+
+    it('walks lineage from a model back to its dataset, and forward again; gates see the dataset', async () => {
+      const exp = assertOk(await call(app, 'POST', `${API}/experiments/create`, { name: 'lineage' })).experiment_id;
+      const runId = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: exp })).run.info.run_id;
+      assertOk(await call(app, 'POST', '/api/capstan/datasets/link', { run_id: runId, name: 'iris', version: 1, context: 'training' }));
+      assertOk(await call(app, 'PUT', `${PROXY}/${exp}/${runId}/artifacts/model/model.onnx`, mlp));
+      assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: 'iris-clf' }));
+      assertOk(await call(app, 'POST', `${API}/model-versions/create`, { name: 'iris-clf', source: `runs:/${runId}/model`, run_id: runId }));
+      assertOk(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'iris-clf', alias: 'champion', version: '1' }));
+      const back = assertOk(await call(app, 'GET', `/api/capstan/lineage/model?uri=${encodeURIComponent('models:/iris-clf@champion')}`)).graph;
+      assert.deepEqual(back.nodes.map((n: any) => n.id).sort(), ['dataset:iris@1', 'model:iris-clf/1', `run:${runId}`].sort());
+      assert.deepEqual(back.edges.map((e: any) => [e.from, e.to, e.kind]).sort(), [['dataset:iris@1', `run:${runId}`, 'input_of'], [`run:${runId}`, 'model:iris-clf/1', 'produced']].sort());
+      const forward = assertOk(await call(app, 'GET', '/api/capstan/lineage/dataset?name=iris&version=1&format=mermaid')).mermaid;
+      assert.match(forward, /^flowchart LR/);
+      assert.match(forward, /iris-clf v1/);
+      const policy = 'gates:\n  - name: data\n    protects: { aliases: [prod] }\n    rules:\n      - name: no-public-sensitive\n        expr: \'!datasets.exists(d, d.sensitive && d.access == "public")\'\n';
+      assertOk(await call(app, 'PUT', '/api/capstan/registry/policy', { text: policy }));
+      assertError(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'iris-clf', alias: 'prod', version: '1' }), 'POLICY_DENIED', /no-public-sensitive/);
+    });
+  });
+
+  describe(`MLflow 3.x logged models (${db.name})`, { skip }, () => {
+    let tp: TestPlatform;
+    let app: FastifyInstance;
+    before(async () => {
+      tp = await startOn();
+      app = tp.app;
+    });
+    after(() => tp?.close());
+
+    it('creates, uploads, finalizes, searches and registers a logged model as log_model does', async () => {
+      const exp = assertOk(await call(app, 'POST', `${API}/experiments/create`, { name: 'three' })).experiment_id;
+      const runId = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: exp })).run.info.run_id;
+      const created = assertOk(await call(app, 'POST', `${API}/logged-models`, { experiment_id: exp, name: 'model', source_run_id: runId, params: [{ key: 'lr', value: '0.1' }] })).model;
+      const id = created.info.model_id;
+      assert.match(id, /^m-[0-9a-f]{32}$/);
+      assert.equal(created.info.status, 'LOGGED_MODEL_PENDING');
+      assert.equal(created.info.artifact_uri, `mlflow-artifacts:/${exp}/models/${id}/artifacts`);
+      assert.deepEqual(created.data.params, [{ key: 'lr', value: '0.1' }]);
+      assertOk(await call(app, 'POST', `${API}/runs/outputs`, { run_id: runId, models: [{ model_id: id, step: 0 }] }));
+      assertOk(await call(app, 'PUT', `${PROXY}/${exp}/models/${id}/artifacts/model.onnx`, mlp));
+      const ready = assertOk(await call(app, 'PATCH', `${API}/logged-models/${id}`, { model_id: id, status: 'LOGGED_MODEL_READY' })).model;
+      assert.equal(ready.info.status, 'LOGGED_MODEL_READY');
+      const listing = assertOk(await call(app, 'GET', `${API}/logged-models/${id}/artifacts/directories`));
+      assert.deepEqual(listing.files, [{ path: 'model.onnx', is_dir: false, file_size: mlp.length }]);
+      const found = assertOk(await call(app, 'POST', `${API}/logged-models/search`, { experiment_ids: [exp], filter: `name = 'model' AND source_run_id = '${runId}'` }));
+      assert.deepEqual(found.models.map((m: any) => m.info.model_id), [id]);
+      assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: 'three' }));
+      const v = assertOk(await call(app, 'POST', `${API}/model-versions/create`, { name: 'three', source: `models:/${id}`, model_id: id })).model_version;
+      assert.equal(v.run_id, runId);
+      const detail = assertOk(await call(app, 'GET', `/api/capstan/registry/model-versions/get?name=three&version=1`)).model_version;
+      assert.equal(detail.logged_model_id, id);
+      assert.deepEqual(detail.manifest.files.map((f: any) => f.path), ['model.onnx']);
+      assertError(await call(app, 'GET', `${API}/logged-models/m-00000000000000000000000000000000`), 'RESOURCE_DOES_NOT_EXIST');
+    });
+  });
+
+  describe(`retention and garbage collection over HTTP (${db.name})`, { skip }, () => {
+    let tp: TestPlatform;
+    let app: FastifyInstance;
+    before(async () => {
+      tp = await startOn();
+      app = tp.app;
+    });
+    after(() => tp?.close());
+
+    const allKeys = async (): Promise<string[]> => {
+      const keys: string[] = [];
+      const walk = async (dir: string): Promise<void> => {
+        for (const e of await tp.platform.blobs.list(dir)) {
+          const key = dir ? `${dir}/${e.name}` : e.name;
+          if (e.isDir) await walk(key);
+          else keys.push(key);
+        }
+      };
+      await walk('');
+      return keys.sort();
+    };
+
+    it('deletes versions past keep_last, then removes every unreferenced file and keeps every referenced one', async () => {
+      const exp = assertOk(await call(app, 'POST', `${API}/experiments/create`, { name: 'gc' })).experiment_id;
+      const runs: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const runId = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: exp })).run.info.run_id;
+        runs.push(runId);
+        assertOk(await call(app, 'PUT', `${PROXY}/${exp}/${runId}/artifacts/model/model.onnx`, mlp));
+      }
+      assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: 'kept' }));
+      for (const runId of runs) assertOk(await call(app, 'POST', `${API}/model-versions/create`, { name: 'kept', source: `runs:/${runId}/model`, run_id: runId }));
+      assertOk(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'kept', alias: 'champion', version: '1' }));
+      // A deleted run whose files only a model version still holds.
+      assertOk(await call(app, 'POST', `${API}/runs/delete`, { run_id: runs[2] }));
+      // Orphans: a run folder with no run, an experiment folder with no experiment, an abandoned dataset upload.
+      assertOk(await call(app, 'PUT', `${PROXY}/${exp}/${'f'.repeat(32)}/artifacts/stray.txt`, Buffer.from('stray')));
+      await tp.platform.blobs.put('999/'.concat('e'.repeat(32), '/artifacts/x.bin'), (await import('node:stream')).Readable.from([Buffer.from('x')]));
+      const { upload_id } = assertOk(await call(app, 'POST', '/api/capstan/datasets/uploads', {}));
+      assertOk(await call(app, 'PUT', `/api/capstan/datasets/uploads/${upload_id}/files/a.csv`, Buffer.from('a\n1\n')));
+      assertOk(await call(app, 'PUT', '/api/capstan/registry/policy', { text: 'retention:\n  keep_last: 1\n' }));
+
+      const before = await allKeys();
+      const preview = assertOk(await call(app, 'POST', '/api/capstan/admin/gc', { dry_run: true, grace_hours: 0, purge_deleted_runs_older_than_days: 0 }));
+      assert.deepEqual(preview.retention.map((r: any) => [r.name, r.version]), [['kept', 2]]);
+      assert.deepEqual(await allKeys(), before, 'a dry run changes nothing');
+      const done = assertOk(await call(app, 'POST', '/api/capstan/admin/gc', { grace_hours: 0, purge_deleted_runs_older_than_days: 0 }));
+      assert.deepEqual(done.removed.map((r: any) => r.prefix).sort(), preview.removed.map((r: any) => r.prefix).sort());
+      const removedPrefixes = done.removed.map((r: any) => r.prefix).sort();
+      assert.deepEqual(removedPrefixes, [`${exp}/${'f'.repeat(32)}`, '999', `_capstan_datasets/1/${upload_id}`].sort());
+      const after = await allKeys();
+      // Every run that exists keeps its files, including the deleted run whose files version 3 holds.
+      for (const runId of runs) assert.ok(after.includes(`${exp}/${runId}/artifacts/model/model.onnx`), runId);
+      assert.deepEqual(after, before.filter((k) => !removedPrefixes.some((p: string) => k === p || k.startsWith(`${p}/`))));
+      const versions = assertOk(await call(app, 'GET', `${API}/model-versions/search?filter=${encodeURIComponent("name = 'kept'")}`)).model_versions;
+      assert.deepEqual(versions.map((v: any) => v.version).sort(), ['1', '3']);
+    });
+  });
+}

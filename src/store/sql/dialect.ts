@@ -20,6 +20,9 @@ export interface Dialect {
   /** Moves an identity column's generator past rows inserted with explicit ids; null where the
    *  engine tracks that itself (SQLite AUTOINCREMENT). */
   syncIdentitySql(table: string, column: string): string | null;
+  /** Collation suffix under which text compares byte by byte, so `col >= 'a/' AND col < 'a0'` is a
+   *  prefix range (SQLite's default already does; PostgreSQL's default follows the locale). */
+  readonly bytewise: string;
   /** Highest number of bound parameters one statement may carry. */
   readonly maxParams: number;
   /** Rewrites `?` placeholders into the driver's form (PostgreSQL `$1`). */
@@ -33,6 +36,7 @@ export const sqliteDialect: Dialect = {
   longTextEqualityIndex: (name, table, column) => `CREATE INDEX ${name} ON ${table} (${column})`,
   migrationLockSql: null,
   writeLockSql: () => null,
+  bytewise: '',
   syncIdentitySql: () => null,
   maxParams: 32766,
   placeholders: (sql) => sql,
@@ -45,6 +49,7 @@ export const postgresDialect: Dialect = {
   // A btree entry is limited to about 2.7 kB; MLflow param values go to 6000 characters.
   longTextEqualityIndex: (name, table, column) => `CREATE INDEX ${name} ON ${table} USING hash (${column})`,
   migrationLockSql: 'SELECT pg_advisory_xact_lock(7261626)',
+  bytewise: ' COLLATE "C"',
   writeLockSql: (key) => `SELECT pg_advisory_xact_lock(${Math.trunc(key)})`,
   syncIdentitySql: (table, column) =>
     `SELECT setval(pg_get_serial_sequence('${table}', '${column}'), COALESCE(MAX(${column}), 0) + 1, false) FROM ${table}`,

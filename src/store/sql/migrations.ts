@@ -209,7 +209,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 3,
     name: 'registry',
-    statements: ({ types: t, clusteredTableSuffix: clustered }) => [
+    statements: ({ types: t, clusteredTableSuffix: clustered, bytewise }) => [
       // Version numbers are never reused, even after a delete: next_version only grows.
       `CREATE TABLE registered_models (
         model_id ${t.id},
@@ -256,7 +256,8 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (model_id, version)
       )${clustered}`,
       'CREATE INDEX model_versions_run ON model_versions (run_id)',
-      'CREATE INDEX model_versions_storage ON model_versions (storage_root)',
+      `CREATE INDEX model_versions_storage ON model_versions (storage_root${bytewise})`,
+      'CREATE INDEX model_versions_stage ON model_versions (model_id, stage, version)',
       'CREATE INDEX model_versions_updated ON model_versions (last_update_time)',
       `CREATE TABLE model_version_tags (
         model_id ${t.bigint} NOT NULL,
@@ -314,7 +315,7 @@ export const MIGRATIONS: readonly Migration[] = [
         UNIQUE (project_id, name, digest),
         UNIQUE (project_id, name, version)
       )`,
-      'CREATE INDEX dataset_versions_storage ON dataset_versions (storage_root)',
+      `CREATE INDEX dataset_versions_storage ON dataset_versions (storage_root${bytewise})`,
       // MLflow 3.x logged models: a model's files live under its experiment, apart from any run.
       `CREATE TABLE logged_models (
         model_id ${t.text} PRIMARY KEY,

@@ -175,6 +175,7 @@ CREATE TABLE model_versions (
   PRIMARY KEY (model_id, version)
 ) WITHOUT ROWID;
 CREATE INDEX model_versions_run ON model_versions (run_id);
+CREATE INDEX model_versions_stage ON model_versions (model_id, stage, version);
 CREATE INDEX model_versions_storage ON model_versions (storage_root);
 CREATE INDEX model_versions_updated ON model_versions (last_update_time);
 CREATE TABLE params (
