@@ -71,9 +71,9 @@ export function registryRoutes(svc: RegistryService, promotion: PromotionService
       async (i, ctx) => (await svc.setModelTag(pid(ctx), i.name, { key: i.key, value: i.value }), {})),
     mlflow('DELETE', '/registered-models/delete-tag', 'Delete a registered model tag', { ...NAME, key: { type: 'string', required: true } }, 'write',
       async (i, ctx) => (await svc.deleteModelTag(pid(ctx), i.name, i.key), {})),
-    mlflow('POST', '/registered-models/alias', 'Point an alias at a version (runs the gates protecting it)', { ...VERSION, alias: { type: 'string', required: true }, ...OVERRIDE }, 'write',
+    mlflow('POST', '/registered-models/alias', 'Point an alias at a version (runs the gates protecting it)', { ...VERSION, alias: { type: 'string', required: true }, ...OVERRIDE }, 'deploy',
       async (i, ctx) => (await promotion.setAlias(pid(ctx), i.name, i.alias, i.version, promoterOf(i, ctx)), {})),
-    mlflow('DELETE', '/registered-models/alias', 'Delete an alias (a missing alias is not an error)', { ...NAME, alias: { type: 'string', required: true } }, 'write',
+    mlflow('DELETE', '/registered-models/alias', 'Delete an alias (a missing alias is not an error)', { ...NAME, alias: { type: 'string', required: true } }, 'deploy',
       async (i, ctx) => (await promotion.deleteAlias(pid(ctx), i.name, i.alias, ctx.principal.name), {})),
     mlflow('GET', '/registered-models/alias', 'Get the version an alias points at', { ...NAME, alias: { type: 'string', required: true } }, 'read',
       async (i, ctx) => ({ model_version: modelVersionToWire(await svc.versionByAlias(pid(ctx), i.name, i.alias)) })),
@@ -105,7 +105,7 @@ export function registryRoutes(svc: RegistryService, promotion: PromotionService
       async (i, ctx) => ({ artifact_uri: `mlflow-artifacts:/${(await svc.version(pid(ctx), i.name, i.version)).storageRoot}` })),
     mlflow('POST', '/model-versions/transition-stage', 'Move a version to a stage (runs the gates protecting it)', {
       ...VERSION, stage: { type: 'string', required: true }, archive_existing_versions: { type: 'bool' }, ...OVERRIDE,
-    }, 'write', async (i, ctx) => ({
+    }, 'deploy', async (i, ctx) => ({
       model_version: modelVersionToWire(await promotion.transitionStage(pid(ctx), i.name, i.version, i.stage, i.archive_existing_versions === true, promoterOf(i, ctx))),
     })),
     mlflow('POST', '/model-versions/set-tag', 'Set a model version tag', { ...VERSION, key: { type: 'string', required: true }, value: { type: 'string', required: true } }, 'write',
