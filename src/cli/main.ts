@@ -20,6 +20,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   secrets: async () => (await import('./admin.js')).secretsCommand,
   models: async () => (await import('./models.js')).modelsCommand,
   keys: async () => (await import('./keys.js')).keysCommand,
+  datasets: async () => (await import('./datasets.js')).datasetsCommand,
+  lineage: async () => (await import('./lineage.js')).lineageCommand,
+  gc: async () => (await import('./gc.js')).gcCommand,
 };
 
 const HELP = `capstan — one service for the ML lifecycle
@@ -40,6 +43,9 @@ commands:
   secrets       set | list | rm | keygen | rotate
   models        list | get | versions | register | verify | alias | unalias | stage | history | card | policy | gates
   keys          show | rotate  (the keys that sign model manifests; rotate runs on the server machine)
+  datasets      register | list | get | link  (versioned by content, with schema and profile)
+  lineage       model | dataset  (runs, datasets and model versions; --mermaid for a flowchart)
+  gc            apply retention, then remove unreferenced artifact files (--dry-run; owners only)
 
 Client commands take --url (or CAPSTAN_URL), --token (or CAPSTAN_TOKEN, else the stored login)
 and --project (or CAPSTAN_PROJECT).

@@ -1,5 +1,6 @@
 import type { NewTokenRequest, WireAccount, WireAuditEvent, WireAuditVerdict, WireProject, WireSecret, WireToken } from './access.client.js';
-import { RegistryClient, UploadBody } from './registry.client.js';
+import { DatasetsClient } from './datasets.client.js';
+import { UploadBody } from './registry.client.js';
 
 /** Typed HTTP client for Capstan's API, used by the CLI and by users' TypeScript code. */
 export interface ClientOptions {
@@ -65,7 +66,20 @@ export interface SearchRunsRequest {
   run_view_type?: 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL';
 }
 
-export class CapstanClient extends RegistryClient {
+/** What POST /api/capstan/admin/gc did, or in a dry run would do. */
+export interface WireGcReport {
+  dry_run: boolean;
+  /** Model versions the projects' retention rules soft-deleted. */
+  retention: { project_id: number; name: string; version: number; reason: string }[];
+  removed: { prefix: string; reason: string; files: number; bytes: number }[];
+  /** Prefixes a removal rule matched but that were kept, and why. */
+  skipped: { prefix: string; reason: string }[];
+  /** Units examined and left in place. */
+  kept: number;
+  bytes_removed: number;
+}
+
+export class CapstanClient extends DatasetsClient {
   private readonly base: string;
   private readonly doFetch: typeof fetch;
 
@@ -228,6 +242,11 @@ export class CapstanClient extends RegistryClient {
 
   async auditVerify(): Promise<WireAuditVerdict> {
     return this.call('GET', `${API}/audit/verify`);
+  }
+
+  /** Retention, then removal of unreferenced artifact files; owners only. */
+  async collectGarbage(req: { dry_run?: boolean; grace_hours?: number; purge_deleted_runs_older_than_days?: number } = {}): Promise<WireGcReport> {
+    return this.call('POST', `${API}/admin/gc`, req);
   }
 
   async health(): Promise<boolean> {
