@@ -1,11 +1,10 @@
 import { createReadStream, existsSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
 import {
   DATASET_ACCESS_LEVELS, DATASET_FORMATS, type CapstanClient, type RegisterDatasetRequest, type WireColumnProfile, type WireDatasetVersion,
 } from '../client/index.js';
 import { fail, printRows } from './output.js';
 import { clientFor, parseCommand, REMOTE_OPTIONS } from './remote.js';
+import { localFiles } from './local-files.js';
 
 const USAGE = `capstan datasets <verb> [--url URL] [--json]
   register NAME PATH|SOURCE [--description T] [--sensitive] [--access public|internal|restricted] [--format csv|tsv|jsonl] [--no-header]
@@ -51,31 +50,6 @@ export function parseDatasetRef(ref: string, isVersionRequired: boolean): { name
   return { name: ref.slice(0, at), version };
 }
 
-interface LocalFile {
-  path: string;
-  /** Path below the dataset's root, '/'-separated. */
-  rel: string;
-  size: number;
-}
-
-/** Every regular file under `root` (or `root` itself when it is a file), in path order. */
-async function localFiles(root: string): Promise<LocalFile[]> {
-  const info = await stat(root);
-  if (info.isFile()) return [{ path: root, rel: basename(root), size: info.size }];
-  const files: LocalFile[] = [];
-  const walk = async (dir: string, prefix: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path, `${prefix}${entry.name}/`);
-      else {
-        const found = await stat(path);
-        if (found.isFile()) files.push({ path, rel: prefix + entry.name, size: found.size });
-      }
-    }
-  };
-  await walk(root, '');
-  return files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-}
 
 /** Streams the local files into a new upload, one at a time; returns the upload:<id> source. */
 async function uploadLocal(client: CapstanClient, local: string): Promise<string> {

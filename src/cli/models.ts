@@ -1,10 +1,10 @@
 import { createReadStream, existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { CapstanError, type CapstanClient, type NewModelVersionRequest, type WireModelCard, type WireModelEvent, type WireModelVersionDetail, type WireRun } from '../client/index.js';
 import { fail, printRows } from './output.js';
 import { clientFor, parseCommand, REMOTE_OPTIONS } from './remote.js';
+import { localFiles } from './local-files.js';
 
 const USAGE = `capstan models <verb> [--url URL] [--json]
   list [--filter F]
@@ -102,33 +102,6 @@ async function listVersions({ client, values }: Context, positionals: string[]):
   printRows(versions.map((v) => ({ ...versionRow(v), run_id: v.run_id, manifest_digest: v.manifest_digest })), [...VERSION_COLUMNS, 'run_id', 'manifest_digest'], values.json, versions);
 }
 
-interface LocalFile {
-  path: string;
-  /** Path below the model's root, '/'-separated. */
-  rel: string;
-  size: number;
-}
-
-/** Every regular file under `root` (or `root` itself when it is a file); links to files are followed. */
-async function localFiles(root: string): Promise<LocalFile[]> {
-  const info = await stat(root);
-  if (info.isFile()) return [{ path: root, rel: basename(root), size: info.size }];
-  const files: LocalFile[] = [];
-  const walk = async (dir: string, prefix: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      const rel = prefix + entry.name;
-      if (entry.isDirectory()) {
-        await walk(path, `${rel}/`);
-        continue;
-      }
-      const found = await stat(path);
-      if (found.isFile()) files.push({ path, rel, size: found.size });
-    }
-  };
-  await walk(root, '');
-  return files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-}
 
 /** `find()`, or `create()` when the server answers that the object does not exist. */
 async function findOrCreate<T>(find: () => Promise<T>, create: () => Promise<T>): Promise<T> {

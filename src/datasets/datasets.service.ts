@@ -11,6 +11,9 @@ import { ProfileBuilder, schemaOf, type DatasetFormat, type DatasetProfile } fro
 import { listS3Source } from './s3-source.js';
 import { mlflowDigestOf, type AccessLevel, type DatasetVersion } from './types.js';
 
+/** Profile types as MLflow names them: its `integer` and `float` are 32-bit, the profile's are 64-bit. */
+const MLFLOW_COLUMN_TYPES: Record<string, string> = { integer: 'long', float: 'double', boolean: 'boolean', string: 'string' };
+
 export const DATASETS_PREFIX = DATASET_UPLOADS_PREFIX;
 const UPLOAD_ID = /^\d{13}-[0-9a-f-]{36}$/;
 
@@ -148,7 +151,7 @@ export class DatasetService {
       dataset: {
         name: dv.name, digest: mlflowDigestOf(dv.digest), sourceType: 'capstan',
         source: JSON.stringify({ uri: `capstan-dataset:/${dv.name}@${dv.version}` }),
-        schema: JSON.stringify({ mlflow_colspec: dv.schema.map((c) => ({ name: c.name, type: c.type })) }),
+        schema: JSON.stringify({ mlflow_colspec: dv.schema.map((c) => ({ name: c.name, type: MLFLOW_COLUMN_TYPES[c.type] ?? 'string' })) }),
         profile: JSON.stringify({ num_rows: dv.rowCount }),
       },
     };

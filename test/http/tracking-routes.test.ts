@@ -379,7 +379,7 @@ describe('MLflow tracking routes', () => {
     it('answers unknown routes and wrong methods with JSON errors', async () => {
       assertError(await call(app, 'GET', '/api/2.0/mlflow/no-such-thing'), 'ENDPOINT_NOT_FOUND', '/api/2.0/mlflow/no-such-thing');
       assertError(await call(app, 'POST', '/nowhere?x=1', {}), 'ENDPOINT_NOT_FOUND');
-      assertError(await call(app, 'GET', '/api/2.0/mlflow/registered-models/search'), 'ENDPOINT_NOT_FOUND');
+      assertError(await call(app, 'GET', '/api/2.0/mlflow/traces'), 'ENDPOINT_NOT_FOUND');
       const wrongMethod = await call(app, 'GET', `${API}/runs/create`);
       assert.ok(wrongMethod.status === 404 || wrongMethod.status === 405, wrongMethod.text);
       assertError(wrongMethod, 'ENDPOINT_NOT_FOUND');
