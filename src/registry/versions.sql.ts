@@ -44,7 +44,8 @@ function versionClauseSql(c: Clause, params: SqlValue[]): string {
       return `${c.op === 'IS NULL' ? 'NOT ' : ''}EXISTS (SELECT 1 FROM model_version_tags x WHERE x.model_id = v.model_id AND x.version = v.version AND x.key = ?)`;
     }
     params.push(c.key);
-    return `EXISTS (SELECT 1 FROM model_version_tags x WHERE x.model_id = v.model_id AND x.version = v.version AND x.key = ? AND ${compareSql('x.value', c, params)})`;
+    // Driven from the (key, value) index: a rare or absent tag costs an index probe, not a scan of every version.
+    return `(v.model_id, v.version) IN (SELECT x.model_id, x.version FROM model_version_tags x WHERE x.key = ? AND ${compareSql('x.value', c, params)})`;
   }
   const column = { name: 'm.name', version_number: 'v.version', run_id: 'v.run_id', source_path: 'v.source' }[c.key] ?? 'm.name';
   return compareSql(column, c, params);

@@ -139,6 +139,11 @@ for (const { db, skip } of await testDatabases()) {
       const versions = assertOk(await call(app, 'GET', `${API}/model-versions/search?filter=${encodeURIComponent(`run_id = '${runId}'`)}`));
       assert.deepEqual(versions.model_versions.map((v: any) => [v.name, v.version]), [['fraud-detector', '1']]);
       assertError(await call(app, 'GET', `${API}/model-versions/search?filter=${encodeURIComponent('metrics.x > 1')}`), 'INVALID_PARAMETER_VALUE');
+      assertOk(await call(app, 'POST', `${API}/model-versions/set-tag`, { name: 'fraud-detector', version: '1', key: 'validated', value: 'yes' }));
+      const tagged = assertOk(await call(app, 'GET', `${API}/model-versions/search?filter=${encodeURIComponent("tags.validated = 'yes' AND name = 'fraud-detector'")}`));
+      assert.deepEqual(tagged.model_versions.map((v: any) => [v.version, v.tags]), [['1', [{ key: 'validated', value: 'yes' }]]]);
+      const none = assertOk(await call(app, 'GET', `${API}/model-versions/search?filter=${encodeURIComponent("tags.validated = 'no'")}`));
+      assert.deepEqual(none.model_versions ?? [], []);
     });
   });
 
