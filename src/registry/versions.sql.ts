@@ -37,14 +37,18 @@ const ORDER_COLUMNS: Record<string, string> = {
 };
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
-function versionClauseSql(c: Clause, params: SqlValue[]): string {
+/**
+ * `narrowed`: another clause already picks a few versions (a name or run id), so each is checked
+ * for the tag in place; otherwise the tag index drives, so a rare or absent tag costs one probe.
+ */
+function versionClauseSql(c: Clause, params: SqlValue[], narrowed: boolean): string {
   if (c.kind === 'tag') {
     if (c.op === 'IS NULL' || c.op === 'IS NOT NULL') {
       params.push(c.key);
       return `${c.op === 'IS NULL' ? 'NOT ' : ''}EXISTS (SELECT 1 FROM model_version_tags x WHERE x.model_id = v.model_id AND x.version = v.version AND x.key = ?)`;
     }
     params.push(c.key);
-    // Driven from the (key, value) index: a rare or absent tag costs an index probe, not a scan of every version.
+    if (narrowed) return `EXISTS (SELECT 1 FROM model_version_tags x WHERE x.model_id = v.model_id AND x.version = v.version AND x.key = ? AND ${compareSql('x.value', c, params)})`;
     return `(v.model_id, v.version) IN (SELECT x.model_id, x.version FROM model_version_tags x WHERE x.key = ? AND ${compareSql('x.value', c, params)})`;
   }
   const column = { name: 'm.name', version_number: 'v.version', run_id: 'v.run_id', source_path: 'v.source' }[c.key] ?? 'm.name';
@@ -88,7 +92,8 @@ export class VersionSql {
 
   async search(projectId: number, clauses: Clause[], order: OrderTerm[], offset: number, limit: number): Promise<ModelVersion[]> {
     const params: SqlValue[] = [projectId, DELETED_STAGE];
-    const where = ['m.project_id = ?', 'v.stage <> ?', ...clauses.map((c) => versionClauseSql(c, params))];
+    const narrowed = clauses.some((c) => c.kind === 'attribute' && c.op === '=' && (c.key === 'name' || c.key === 'run_id'));
+    const where = ['m.project_id = ?', 'v.stage <> ?', ...clauses.map((c) => versionClauseSql(c, params, narrowed))];
     const orderBy = [...order.map((t) => `${ORDER_COLUMNS[t.key]} ${t.ascending ? 'ASC' : 'DESC'}`), 'm.name ASC', 'v.version DESC'];
     const rows = await this.db.all<VersionRow>(`${VERSION_SELECT} WHERE ${where.join(' AND ')} ORDER BY ${orderBy.join(', ')} LIMIT ? OFFSET ?`, [...params, limit, offset]);
     return this.hydrate(rows);
