@@ -101,6 +101,35 @@ for (const { db, skip } of await testDatabases()) {
       }
     });
 
+    it('refuses a tampered manifest and a forged signature', async () => {
+      const row = await tp.platform.db.get<{ manifest: string; manifest_signature: string }>(
+        "SELECT v.manifest, v.manifest_signature FROM model_versions v JOIN registered_models m ON m.model_id = v.model_id WHERE m.name = 'fraud-detector' AND v.version = 1",
+      );
+      const manifest = JSON.parse(row!.manifest);
+      const forged = { files: manifest.files.map((f: any) => (f.path === 'model.onnx' ? { ...f, sha256: 'ab'.repeat(32) } : f)) };
+      const tamper = (column: string, value: string) =>
+        tp.platform.db.run(`UPDATE model_versions SET ${column} = ? WHERE version = 1 AND model_id = (SELECT model_id FROM registered_models WHERE name = 'fraud-detector')`, [value]);
+      const verify = async () => assertOk(await call(app, 'POST', `${CAPSTAN}/model-versions/verify`, { name: 'fraud-detector', version: '1' })).report;
+      try {
+        await tamper('manifest', JSON.stringify(forged));
+        const bad = await verify();
+        assert.deepEqual([bad.verified, bad.manifest_intact, bad.signature_valid], [false, false, true]);
+        assert.deepEqual(bad.problems.map((p: any) => [p.path, p.problem]), [['model.onnx', 'sha256']]);
+      } finally {
+        await tamper('manifest', row!.manifest);
+      }
+      try {
+        const sig = Buffer.from(row!.manifest_signature, 'base64');
+        sig[0] ^= 1;
+        await tamper('manifest_signature', sig.toString('base64'));
+        const bad = await verify();
+        assert.deepEqual([bad.verified, bad.manifest_intact, bad.signature_valid], [false, true, false]);
+      } finally {
+        await tamper('manifest_signature', row!.manifest_signature);
+      }
+      assert.equal((await verify()).verified, true);
+    });
+
     it('sets, reads and deletes aliases; unknown alias is INVALID_PARAMETER_VALUE', async () => {
       assertOk(await call(app, 'POST', `${API}/registered-models/alias`, { name: 'fraud-detector', alias: 'champion', version: '1' }));
       const v = assertOk(await call(app, 'GET', `${API}/registered-models/alias?name=fraud-detector&alias=champion`)).model_version;
@@ -125,6 +154,13 @@ for (const { db, skip } of await testDatabases()) {
       const events = assertOk(await call(app, 'GET', `${CAPSTAN}/models/history?name=fraud-detector`)).events;
       assert.deepEqual(events.map((e: any) => e.kind), ['model_created', 'version_created', 'alias_set', 'alias_deleted', 'promotion_denied', 'promotion_denied', 'stage_changed', 'alias_set']);
       assert.equal(events.at(-1).detail.override_reason, 'hotfix approved by risk');
+      // The audit log has the denial (refused, with the rule) and the override (with its reason).
+      const audit: any[] = [];
+      for await (const e of tp.platform.audit.events()) audit.push(e);
+      const aliasEvents = audit.filter((e) => e.action === 'POST /api/2.0/mlflow/registered-models/alias');
+      assert.deepEqual(aliasEvents.map((e) => e.outcome), ['ok', 'denied', 'ok']);
+      assert.match(aliasEvents[1].summary, /POLICY_DENIED.*accuracy/);
+      assert.match(aliasEvents[2].summary, /hotfix approved by risk/);
     });
 
     it('searches models and versions with MLflow filters and pages', async () => {
