@@ -3,17 +3,13 @@
 // on a free loopback port with a fresh data directory, points the bench at it, and removes both after.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServer } from '../bench/lib/server.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH_DIR = path.join(ROOT, 'bench');
-const HEALTH_TIMEOUT_MS = 60_000;
-const STOP_TIMEOUT_MS = 15_000;
-const SERVER_LOG_TAIL_BYTES = 64 * 1024;
 
 const log = (line) => process.stderr.write(`[bench] ${line}\n`);
 
@@ -27,71 +23,21 @@ function printBenches(stream) {
   stream.write(`benches:\n${listBenches().map((name) => `  ${name}`).join('\n')}\n`);
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function isHealthy(url) {
-  return new Promise((resolve) => {
-    const req = http.get(`${url}/health`, { timeout: 2_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => { body += chunk; });
-      res.on('end', () => resolve(res.statusCode === 200 && body.trim() === 'OK'));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-  });
-}
-
-// Keeps the last bytes of the server's output, shown only if it fails to come up.
-function captureTail(server) {
-  let tail = '';
-  const keep = (chunk) => { tail = (tail + chunk).slice(-SERVER_LOG_TAIL_BYTES); };
-  server.stdout.on('data', keep);
-  server.stderr.on('data', keep);
-  return () => tail;
-}
-
+/** A throwaway Capstan on a fresh data directory, removed when it stops. */
 async function startCapstan() {
-  const port = await freePort();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'capstan-bench-'));
-  const args = [path.join(ROOT, 'bin', 'capstan.js'), 'up', '--host', '127.0.0.1', '--port', String(port), '--data', dataDir];
-  const server = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output = captureTail(server);
-  const exited = new Promise((resolve) => server.once('exit', (code, signal) => resolve({ code, signal })));
-  const url = `http://127.0.0.1:${port}`;
-  const handle = { server, dataDir, url, exited, output };
-  log(`starting Capstan on ${url} with data in ${dataDir}`);
-  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
-  let gone = null;
-  exited.then((status) => { gone = status; });
-  while (!gone && Date.now() < deadline) {
-    if (await isHealthy(url)) return handle;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  try {
+    const server = await startServer(dataDir);
+    return { ...server, dataDir };
+  } catch (err) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
   }
-  const why = gone ? `exited (${gone.signal ?? `code ${gone.code}`})` : `did not answer ${url}/health within ${HEALTH_TIMEOUT_MS / 1000} s`;
-  process.stderr.write(output());
-  await stopCapstan(handle);
-  throw new Error(`Capstan ${why}`);
 }
 
 async function stopCapstan(handle) {
-  const { server, dataDir, exited } = handle;
-  if (server.exitCode === null && server.signalCode === null) {
-    server.kill('SIGTERM');
-    const timer = setTimeout(() => server.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
-  }
-  rmSync(dataDir, { recursive: true, force: true });
+  await handle.stop();
+  rmSync(handle.dataDir, { recursive: true, force: true });
 }
 
 // Signals meant for this launcher go on to the bench, so cleanup below still runs.
