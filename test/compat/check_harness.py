@@ -13,6 +13,20 @@ import traceback
 PASSED = []
 FAILED = []
 
+# Fail fast instead of retrying for minutes. The harness is imported before mlflow, which reads
+# these when it is imported.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+
+def require_env(*names):
+    """Exits with status 2 naming the variables the script needs that are not set."""
+    missing = [name for name in names if not os.environ.get(name)]
+    if missing:
+        print(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set", file=sys.stderr)
+        sys.exit(2)
+
 
 class CheckError(Exception):
     pass

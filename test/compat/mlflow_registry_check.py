@@ -24,22 +24,15 @@ repeatedly against the same server.
 import os
 import sys
 
-# Fail fast instead of retrying for minutes: these must be set before mlflow is imported.
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-
 import hashlib  # noqa: E402
 import importlib  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import uuid  # noqa: E402
 import warnings  # noqa: E402
-from check_harness import State, check, expect, expect_eq, expect_mlflow_error, files_under, finish  # noqa: E402
+from check_harness import require_env, State, check, expect, expect_eq, expect_mlflow_error, files_under, finish  # noqa: E402
 
-if not os.environ.get("MLFLOW_TRACKING_URI"):
-    print("MLFLOW_TRACKING_URI is not set", file=sys.stderr)
-    sys.exit(2)
+require_env("MLFLOW_TRACKING_URI")
 
 try:
     import numpy as np
