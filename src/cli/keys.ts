@@ -7,7 +7,7 @@ import { configFromFlags, SERVER_FLAGS } from './up.js';
 const USAGE = `capstan keys show [--url URL] [--json]   the keys that sign model manifests: current and retired
 capstan keys rotate [--config capstan.yaml] [--data DIR]
     run on the server machine: a new key file, the old key retired but kept for verification;
-    a running server signs with the new key from its next start`;
+    a server using this key file signs with the new key from its next registration`;
 
 async function showKeys(values: Record<string, any>): Promise<void> {
   const keys = await clientFor(values).listSigningKeys();
@@ -49,5 +49,5 @@ export async function keysCommand(args: string[]): Promise<void> {
   if (verb !== 'rotate') fail(`unknown keys verb '${verb ?? ''}'\nusage: ${USAGE}`);
   const { retired, current } = await rotateKey(configFromFlags(values));
   if (values.json) return printRows([], [], true, { retired_key_id: retired, current_key_id: current });
-  process.stdout.write(`retired ${retired}; new signing key ${current} (a running server takes it at its next start)\n`);
+  process.stdout.write(`retired ${retired}; new signing key ${current} (servers using this key file sign with it from their next registration)\n`);
 }

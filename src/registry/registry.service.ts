@@ -269,7 +269,7 @@ export class RegistryService {
     const manifest = sortManifest(files);
     const digest = manifestDigest(manifest);
     const sizes = files.map((f) => ({ path: f.path, sizeBytes: f.size }));
-    const signed = this.keys.sign(digest);
+    const signed = await this.keys.sign(digest);
     const signature = await extractSignature(sizes.filter((f) => f.sizeBytes <= MAX_SIGNATURE_FILE_BYTES), (path) => readBlob(this.blobs, fileKey(root, files, path)));
     const unsafeFiles = await scanUnsafe(sizes, (path) => {
       const f = files.find((x) => x.path === path)!;

@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AppError } from '../errors/index.js';
 import type { Db } from '../store/sql/index.js';
@@ -71,20 +71,47 @@ function loadPrivateKey(source: SigningKeySource): KeyObject {
  */
 export class SigningKeys {
   private readonly publicKeys = new Map<string, KeyObject>();
+  private privateKey!: KeyObject;
+  private keyId = '';
+  /** When the key file was last read; a rotation on this machine replaces the file. */
+  private fileMtimeMs: number | null = null;
 
-  private constructor(private readonly db: Db, private readonly privateKey: KeyObject, readonly currentKeyId: string) {}
+  private constructor(private readonly db: Db, private readonly source: SigningKeySource) {}
 
   static async open(db: Db, source: SigningKeySource, now = Date.now()): Promise<SigningKeys> {
-    const privateKey = loadPrivateKey(source);
+    const keys = new SigningKeys(db, source);
+    await keys.load(now);
+    return keys;
+  }
+
+  get currentKeyId(): string {
+    return this.keyId;
+  }
+
+  private async load(now: number): Promise<void> {
+    const privateKey = loadPrivateKey(this.source);
+    this.fileMtimeMs = this.source.pem ? null : statSync(this.source.file).mtimeMs;
     const publicKey = createPublicKey(privateKey);
     const keyId = keyIdOf(publicKey);
-    await db.run(
+    await this.db.run(
       `INSERT INTO signing_keys (key_id, public_key, created_time, retired_time) VALUES (?, ?, ?, NULL) ON CONFLICT (key_id) DO NOTHING`,
       [keyId, publicKeyText(publicKey), now],
     );
-    const keys = new SigningKeys(db, privateKey, keyId);
-    keys.publicKeys.set(keyId, publicKey);
-    return keys;
+    this.privateKey = privateKey;
+    this.keyId = keyId;
+    this.publicKeys.set(keyId, publicKey);
+  }
+
+  /** Picks up a key file that `capstan keys rotate` replaced while the server was running. */
+  private async refresh(): Promise<void> {
+    if (this.fileMtimeMs === null) return;
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(this.source.file).mtimeMs;
+    } catch {
+      return; // mid-rotation: the old key stays in use until the new file is there
+    }
+    if (mtimeMs !== this.fileMtimeMs) await this.load(Date.now());
   }
 
   /**
@@ -101,8 +128,9 @@ export class SigningKeys {
     return { retired: old.currentKeyId, current: next.currentKeyId };
   }
 
-  sign(digest: string): { keyId: string; signature: string } {
-    return { keyId: this.currentKeyId, signature: sign(null, Buffer.from(SIGNED_PREFIX + digest), this.privateKey).toString('base64') };
+  async sign(digest: string): Promise<{ keyId: string; signature: string }> {
+    await this.refresh();
+    return { keyId: this.keyId, signature: sign(null, Buffer.from(SIGNED_PREFIX + digest), this.privateKey).toString('base64') };
   }
 
   /** True when `signature` is `keyId`'s signature over `digest`; an unknown key id is false. */
@@ -113,6 +141,7 @@ export class SigningKeys {
   }
 
   async list(): Promise<SigningKeyInfo[]> {
+    await this.refresh();
     const rows = await this.db.all<{ key_id: string; public_key: string; created_time: number | string; retired_time: number | string | null }>(
       'SELECT key_id, public_key, created_time, retired_time FROM signing_keys ORDER BY created_time, key_id',
     );
@@ -121,7 +150,7 @@ export class SigningKeys {
       publicKey: r.public_key,
       createdTime: Number(r.created_time),
       retiredTime: r.retired_time === null ? null : Number(r.retired_time),
-      isCurrent: r.key_id === this.currentKeyId,
+      isCurrent: r.key_id === this.keyId,
     }));
   }
 

@@ -210,12 +210,12 @@ describe('model registry from the command line', () => {
     assert.equal(rows.length, 2);
   });
 
-  it('rotates the key on the server machine; it signs from the next start and old versions still verify', async () => {
+  it('rotates the key on the server machine; new versions are signed with the new key and old versions still verify', async () => {
     const rotated = await runCli(['keys', 'rotate', '--data', dataDir], { XDG_CONFIG_HOME: home });
     assert.equal(rotated.code, 0, rotated.stderr);
     const newKeyId = keyIdOfFile(keyFile());
     assert.notEqual(newKeyId, firstKeyId);
-    assert.equal(rotated.stdout, `retired ${firstKeyId}; new signing key ${newKeyId} (a running server takes it at its next start)\n`);
+    assert.equal(rotated.stdout, `retired ${firstKeyId}; new signing key ${newKeyId} (servers using this key file sign with it from their next registration)\n`);
     assert.equal(keyIdOfFile(`${keyFile()}.${firstKeyId.replace(':', '-')}.retired`), firstKeyId);
 
     await server.stop();
