@@ -282,8 +282,9 @@ export class RegistryService {
     const codeVersion = req.codeVersion ?? run?.data.tags.find((t) => t.key === 'mlflow.source.git.commit')?.value ?? '';
     const now = this.now();
     const version = await this.db.transaction(async (tx) => {
+      const n = await this.versions.allocate(tx, model.modelId, now);
       const semver = nextSemver(await this.versions.semvers(tx, model.modelId), req.bump, req.semver);
-      const n = await this.versions.insert(tx, {
+      await this.versions.insert(tx, n, {
         modelId: model.modelId, semver, description: req.description ?? '', source: req.source, storageRoot: root, runId: runId ?? '',
         runLink: req.runLink ?? '', userId: req.actor, stage: 'None', status: 'READY', creationTime: now, lastUpdateTime: now, manifest,
         manifestDigest: digest, signingKeyId: signed.keyId, manifestSignature: signed.signature, signature: signature.signature,

@@ -59,11 +59,19 @@ function versionClauseSql(c: Clause, params: SqlValue[], narrowed: boolean): str
 export class VersionSql {
   constructor(private readonly db: Db) {}
 
-  /** Inserts the version under the next number, in the caller's transaction. */
-  async insert(tx: SqlExecutor, v: NewVersion, tags: KeyValue[]): Promise<number> {
-    await tx.run('UPDATE registered_models SET next_version = next_version + 1, last_update_time = ? WHERE model_id = ?', [v.creationTime, v.modelId]);
-    const row = await tx.get<{ n: number | string }>('SELECT next_version - 1 AS n FROM registered_models WHERE model_id = ?', [v.modelId]);
-    const version = Number(row!.n);
+  /**
+   * Takes the model's next version number, in the caller's transaction. The update locks the model's
+   * row until commit, so concurrent registrations of one model queue here: call it before reading
+   * anything the new version is derived from (its semver).
+   */
+  async allocate(tx: SqlExecutor, modelId: number, now: number): Promise<number> {
+    await tx.run('UPDATE registered_models SET next_version = next_version + 1, last_update_time = ? WHERE model_id = ?', [now, modelId]);
+    const row = await tx.get<{ n: number | string }>('SELECT next_version - 1 AS n FROM registered_models WHERE model_id = ?', [modelId]);
+    return Number(row!.n);
+  }
+
+  /** Inserts the version under a number `allocate` gave, in the same transaction. */
+  async insert(tx: SqlExecutor, version: number, v: NewVersion, tags: KeyValue[]): Promise<void> {
     await tx.run(
       `INSERT INTO model_versions (model_id, version, semver, description, source, storage_root, run_id, run_link, user_id, stage, status, creation_time,
         last_update_time, manifest, manifest_digest, signing_key_id, manifest_signature, model_signature, card, unsafe_files, code_version, logged_model_id)
@@ -73,7 +81,6 @@ export class VersionSql {
         v.signature ? JSON.stringify(v.signature) : null, JSON.stringify(v.card), JSON.stringify(v.unsafeFiles), v.codeVersion, v.loggedModelId],
     );
     await tx.runMany('INSERT INTO model_version_tags (model_id, version, key, value) VALUES (?, ?, ?, ?)', tags.map((t) => [v.modelId, version, t.key, t.value]));
-    return version;
   }
 
   /** Every semantic version the model ever had, deleted versions included. */

@@ -75,6 +75,18 @@ for (const { db, skip } of await testDatabases()) {
       assert.equal(uri.artifact_uri, `mlflow-artifacts:/${experimentId}/${runId}/artifacts/model`);
     });
 
+    it('gives concurrent registrations distinct, gapless version numbers and semvers', async () => {
+      assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: 'concurrent' }));
+      const own = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: experimentId })).run.info.run_id;
+      assertOk(await call(app, 'PUT', `${PROXY}/${experimentId}/${own}/artifacts/model/model.onnx`, mlp));
+      const answers = await Promise.all(Array.from({ length: 12 }, () => call(app, 'POST', `${API}/model-versions/create`, { name: 'concurrent', source: `runs:/${own}/model`, run_id: own })));
+      const numbers = answers.map((a) => Number(assertOk(a).model_version.version)).sort((x, y) => x - y);
+      assert.deepEqual(numbers, Array.from({ length: 12 }, (_, i) => i + 1));
+      const semvers = new Set<string>();
+      for (const n of numbers) semvers.add(assertOk(await call(app, 'GET', `${CAPSTAN}/model-versions/get?name=concurrent&version=${n}`)).model_version.semver);
+      assert.equal(semvers.size, 12);
+    });
+
     it('refuses to overwrite or delete registered files through the proxy', async () => {
       const root = `${PROXY}/${experimentId}/${runId}/artifacts/model`;
       assertError(await call(app, 'PUT', `${root}/model.onnx`, Buffer.from('evil')), 'ARTIFACT_PINNED');
