@@ -78,7 +78,12 @@ export class MultipartUploads {
       if (part.etag && part.etag.replace(/"/g, '') !== info.sha256) throw invalidParam(`Part ${part.partNumber} ETag does not match the stored part.`);
     }
     const joined = new PassThrough();
-    const writing = this.blobs.put(manifest.path, joined);
+    // A put can fail before it reads a byte (a pinned target): that must stop the feeding loop below,
+    // and its error is the one to report.
+    const writeError = this.blobs.put(manifest.path, joined).then(
+      () => null,
+      (err: unknown) => (joined.destroy(), err),
+    );
     try {
       for (const part of ordered) {
         const { body } = await this.blobs.get(this.key(uploadId, `part-${part.partNumber}`));
@@ -87,11 +92,10 @@ export class MultipartUploads {
       joined.end();
     } catch (err) {
       joined.destroy(err as Error);
-      throw err;
-    } finally {
-      await writing.catch(() => undefined);
+      throw (await writeError) ?? err;
     }
-    await writing;
+    const failed = await writeError;
+    if (failed) throw failed;
     await this.abort(uploadId);
   }
 

@@ -2,7 +2,7 @@
 // verification against tampering, pinned files and promotion gates.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { assertError, assertOk, call } from '../support/inject.js';
@@ -16,17 +16,6 @@ const FIXTURES = new URL('../fixtures/onnx/', import.meta.url);
 const mlp = readFileSync(new URL('tabular_mlp.onnx', FIXTURES));
 const mlpSidecar = JSON.parse(readFileSync(new URL('tabular_mlp.json', FIXTURES), 'utf8'));
 
-function findFile(dir: string, name: string): string | undefined {
-  for (const entry of readdirSync(dir)) {
-    if (entry.startsWith('.')) continue; // the store's sidecars and temp files
-    const full = join(dir, entry);
-    if (statSync(full).isDirectory()) {
-      const found = findFile(full, name);
-      if (found) return found;
-    } else if (entry === name) return full;
-  }
-  return undefined;
-}
 
 for (const { db, skip } of await testDatabases()) {
   /** The platform on a fresh database of this backend; the test removes it afterwards. */
@@ -93,12 +82,19 @@ for (const { db, skip } of await testDatabases()) {
       assertError(await call(app, 'PUT', `${root}/extra.txt`, Buffer.from('x')), 'ARTIFACT_PINNED');
       assertError(await call(app, 'DELETE', `${PROXY}/${experimentId}/${runId}`), 'ARTIFACT_PINNED');
       assertOk(await call(app, 'PUT', `${PROXY}/${experimentId}/${runId}/artifacts/notes.txt`, Buffer.from('fine')));
+      // A multipart upload into the pinned files is refused when it completes, and the server lives on.
+      const mpu = '/api/2.0/mlflow-artifacts/mpu';
+      const created = assertOk(await call(app, 'POST', `${mpu}/create/${experimentId}/${runId}/artifacts/model`, { path: 'model.onnx', num_parts: 1 }));
+      const partUrl = new URL(created.credentials[0].url);
+      assertOk(await call(app, 'PUT', `${partUrl.pathname}${partUrl.search}`, Buffer.from('evil')));
+      assertError(await call(app, 'POST', `${mpu}/complete/${experimentId}/${runId}/artifacts/model`, { path: 'model.onnx', upload_id: created.upload_id, parts: [{ part_number: 1 }] }), 'ARTIFACT_PINNED');
+      assertOk(await call(app, 'GET', `${API}/registered-models/get?name=fraud-detector`));
     });
 
     it('verifies the version, and refuses a tampered blob', async () => {
       const ok = assertOk(await call(app, 'POST', `${CAPSTAN}/model-versions/verify`, { name: 'fraud-detector', version: '1' })).report;
       assert.equal(ok.verified, true, JSON.stringify(ok));
-      const file = findFile(tp.dataDir, 'model.onnx')!;
+      const file = join(tp.dataDir, 'artifacts', experimentId, runId, 'artifacts', 'model', 'model.onnx');
       const original = readFileSync(file);
       const tampered = Buffer.from(original);
       tampered[100] ^= 0xff;
