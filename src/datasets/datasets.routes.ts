@@ -2,7 +2,7 @@ import { whyDenied, type Action } from '../access/index.js';
 import { AppError } from '../errors/index.js';
 import { defineRoute, type RouteAccess, type RouteContext, type RouteDef } from '../server/route.js';
 import type { RegistryService } from '../registry/index.js';
-import { onRuns, type TrackingService } from '../tracking/index.js';
+import { trackedResources, type TrackingService } from '../tracking/index.js';
 import type { DatasetService } from './datasets.service.js';
 import { Lineage, lineageMermaid } from './lineage.js';
 import { DATASET_FORMATS } from './profile.js';
@@ -50,9 +50,9 @@ export function datasetRoutes(svc: DatasetService, tracking: TrackingService, re
       },
       access: onDataset('write'),
       handler: async (i, ctx) => {
-        // The server reads s3:// with its own credentials, which reach beyond any one project: admins only.
-        if (String(i.source).startsWith('s3://') && whyDenied(ctx.principal, 'admin', { kind: 'project', id: ctx.project.name, projectId: pid(ctx) }) !== null) {
-          throw new AppError('PERMISSION_DENIED', 'Registering an s3:// source needs the admin role in the project: the server reads it with its own credentials.');
+        // The server reads s3:// with its own credentials, which reach every project's artifacts: owners only.
+        if (String(i.source).startsWith('s3://') && whyDenied(ctx.principal, 'admin', { kind: 'server', projectId: null }) !== null) {
+          throw new AppError('PERMISSION_DENIED', 'Registering an s3:// source needs a server owner: the server reads it with its own credentials, which reach every project.');
         }
         const { version, created } = await svc.register(pid(ctx), { name: i.name, source: i.source, description: i.description, sensitive: i.sensitive, access: i.access, format: i.format, header: i.header, actor: ctx.principal.name });
         return { dataset_version: datasetToWire(version), created };
@@ -71,7 +71,8 @@ export function datasetRoutes(svc: DatasetService, tracking: TrackingService, re
     defineRoute({
       method: 'POST', path: `${BASE}/link`, tag: 'datasets', summary: 'Record a dataset version as an input of a run (MLflow log-inputs)',
       fields: { run_id: { type: 'string', required: true }, name: { type: 'string', required: true }, version: { type: 'int', required: true }, context: { type: 'string', doc: 'e.g. training, evaluation.' } },
-      access: onRuns(tracking, 'write', (i) => [i.run_id]),
+      // Writes the run's inputs and reads the dataset: both must be the caller's to use.
+      access: { action: 'write', resource: async (i, ctx) => [...(await trackedResources(tracking, 'run', [i.run_id], ctx)), { kind: 'dataset', id: i.name, projectId: ctx.project.projectId }] },
       handler: async (i, ctx) => ({ dataset_version: datasetToWire(await svc.link(pid(ctx), i.run_id, i.name, i.version, i.context ?? ''), false) }),
     }),
     defineRoute({

@@ -146,6 +146,7 @@ export class DatasetService {
   /** Records the dataset version as an input of the run, the way MLflow's log-inputs does. */
   async link(projectId: number, runId: string, name: string, version: number, context: string): Promise<DatasetVersion> {
     const dv = await this.get(projectId, name, version);
+    if ((await this.tracking.projectsOf('run', [runId])).get(runId) !== projectId) throw invalidParam(`Run ${runId} is not in this project; link datasets to runs of the same project.`);
     const input: DatasetInput = {
       tags: context ? [{ key: 'mlflow.data.context', value: context }] : [],
       dataset: {

@@ -63,6 +63,8 @@ export class Lineage {
   constructor(private readonly db: Db, private readonly registry: RegistryService, private readonly datasets: DatasetService, private readonly tracking: TrackingService) {}
 
   private async addRun(g: GraphBuilder, projectId: number, runId: string, depth = 0): Promise<string | null> {
+    // A parent tag can name any run id: only runs of this project join the graph.
+    if ((await this.tracking.projectsOf('run', [runId])).get(runId) !== projectId) return null;
     const run = await this.tracking.getRun(runId).catch(() => undefined);
     if (!run) return null;
     const tags = Object.fromEntries(run.data.tags.map((t) => [t.key, t.value]));

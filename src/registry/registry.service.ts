@@ -1,3 +1,4 @@
+import { checkArtifactPath } from '../artifacts/index.js';
 import { AppError, invalidParam, notFound } from '../errors/index.js';
 import type { BlobStore } from '../store/blob/index.js';
 import type { Db } from '../store/sql/index.js';
@@ -228,30 +229,46 @@ export class RegistryService {
     return { items: found.slice(0, limit), nextPageToken: found.length > limit ? encodePageToken(offset + limit) : undefined };
   }
 
-  /** The storage root of a source, checked to lie in the request's project. */
-  private async sourceRoot(projectId: number, source: string, runId: string | undefined): Promise<string> {
-    const logged = /^models:\/(m-[0-9a-f]{32})\/?$/.exec(source);
-    if (logged) return this.sourceRoot(projectId, (await this.loggedModel(logged[1]!)).artifactLocation, undefined);
-    if (source.startsWith('models:/')) return (await this.resolveModelUri(projectId, source)).storageRoot;
-    const runs = /^runs:\/([^/]+)(?:\/(.*))?$/.exec(source);
-    let key: string;
-    if (runs) {
-      const run = await this.tracking.getRun(runs[1]!);
-      key = [storageKeyOf(run.info.artifactUri), runs[2] ?? ''].filter((s) => s !== '').join('/');
+  /**
+   * Where a source's files are, and the run and logged model behind them; each checked to lie in the
+   * request's project. The files must be a run's artifacts or a logged model's: a version may pin
+   * one model, never a whole experiment's folder.
+   */
+  private async resolveSource(projectId: number, req: NewVersionRequest): Promise<{ root: string; runId?: string; loggedModelId?: string }> {
+    const source = req.source;
+    const inProject = async (kind: 'experiment' | 'run', id: string, what: string) => {
+      if ((await this.tracking.projectsOf(kind, [id])).get(id) !== projectId) throw invalidParam(`Invalid model version source '${source}': ${what} is not in this project.`);
+    };
+    const loggedInSource = /^models:\/(m-[0-9a-f]{32})\/?$/.exec(source)?.[1];
+    const loggedModelId = loggedInSource ?? (req.loggedModelId || undefined);
+    const logged = loggedModelId ? await this.loggedModel(loggedModelId) : undefined;
+    if (logged) await inProject('experiment', logged.experimentId, `logged model ${logged.modelId}`);
+    let runId = req.runId;
+    let root: string;
+    if (loggedInSource) {
+      root = storageKeyOf(logged!.artifactLocation);
+      runId ??= logged!.sourceRunId || undefined;
+    } else if (source.startsWith('models:/')) {
+      const v = await this.resolveModelUri(projectId, source);
+      return { root: v.storageRoot, runId: req.runId ?? (v.runId || undefined), loggedModelId };
     } else {
-      key = storageKeyOf(source);
-    }
-    const experimentId = key.split('/')[0] ?? '';
-    const owner = (await this.tracking.projectsOf('experiment', [experimentId])).get(experimentId);
-    if (owner !== projectId) throw invalidParam(`Invalid model version source '${source}': it is not an artifact location of an experiment in this project.`);
-    if (runId) {
-      const run = await this.tracking.getRun(runId);
-      const runRoot = storageKeyOf(run.info.artifactUri);
-      if (!source.startsWith('runs:/') && key !== runRoot && !key.startsWith(`${runRoot}/`)) {
-        throw invalidParam(`Invalid model version source '${source}': it lies outside the artifact location of run ${runId}.`);
+      const runs = /^runs:\/([^/]+)(?:\/(.*))?$/.exec(source);
+      if (runs && runId && runId !== runs[1]) throw invalidParam(`Invalid model version source '${source}': run_id ${runId} is not the source's run ${runs[1]}.`);
+      runId ??= runs?.[1];
+      if (!runId) {
+        // mlflow-artifacts:/<exp>/<run>/artifacts/...: the run is named by the path.
+        const [, second, third] = storageKeyOf(source).split('/');
+        if (third === 'artifacts' && second) runId = second;
+      }
+      const runRoot = runId ? storageKeyOf((await this.tracking.getRun(runId)).info.artifactUri) : undefined;
+      root = runs ? [runRoot!, checkArtifactPath(runs[2] ?? '')].filter((p) => p !== '').join('/') : storageKeyOf(source);
+      if (!runRoot || (root !== runRoot && !root.startsWith(`${runRoot}/`))) {
+        throw invalidParam(`Invalid model version source '${source}': the files must be a run's artifacts (runs:/<run_id>/<path>) or a logged model's (models:/<model_id>).`);
       }
     }
-    return key;
+    await inProject('experiment', root.split('/')[0] ?? '', 'its experiment');
+    if (runId) await inProject('run', runId, `run ${runId}`);
+    return { root, runId, loggedModelId };
   }
 
   /**
@@ -263,7 +280,7 @@ export class RegistryService {
     const model = await this.model(projectId, req.name);
     req.tags.forEach(checkTag);
     const card = checkCard(req.card);
-    const root = await this.sourceRoot(projectId, req.source, req.runId);
+    const { root, runId, loggedModelId } = await this.resolveSource(projectId, req);
     const files = await listFiles(this.blobs, root);
     if (files.length === 0) throw invalidParam(`Invalid model version source '${req.source}': no files are stored there.`);
     const manifest = sortManifest(files);
@@ -275,9 +292,6 @@ export class RegistryService {
       const f = files.find((x) => x.path === path)!;
       return f.size === 0 ? Promise.resolve(Buffer.alloc(0)) : readBlob(this.blobs, fileKey(root, files, path), { start: 0, end: Math.min(f.size, UNSAFE_HEAD_BYTES) - 1 });
     });
-    const loggedModelId = req.loggedModelId || /^models:\/(m-[0-9a-f]{32})\/?$/.exec(req.source)?.[1];
-    const logged = loggedModelId ? await this.loggedModel(loggedModelId) : undefined;
-    const runId = req.runId ?? (logged?.sourceRunId || undefined) ?? /^runs:\/([^/]+)/.exec(req.source)?.[1];
     const run = runId ? await this.tracking.getRun(runId) : undefined;
     const codeVersion = req.codeVersion ?? run?.data.tags.find((t) => t.key === 'mlflow.source.git.commit')?.value ?? '';
     const now = this.now();

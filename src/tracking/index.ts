@@ -3,7 +3,7 @@ export { TrackingService, defaultArtifactLocation, type TrackingOptions, type Se
 export { SqlTrackingStore } from './tracking.sql.js';
 export type { TrackingStore } from './tracking.store.js';
 export { trackingRoutes } from './tracking.routes.js';
-export { onRuns, onExperiments, inProject, runIdsOf } from './resources.js';
+export { onRuns, onExperiments, inProject, runIdsOf, trackedResources } from './resources.js';
 export { compareSql } from './filter.sql.js';
 export { parseFilter, parseOrderBy, type Clause, type OrderTerm } from './search-filter.js';
 export { encodePageToken, decodePageToken } from './page-token.js';

@@ -58,7 +58,7 @@ export class LoggedModels {
   async create(req: { experimentId: string; name?: string; modelType?: string; sourceRunId?: string; params: KeyValue[]; tags: KeyValue[] }): Promise<LoggedModel> {
     const experiment = await this.tracking.getExperiment(req.experimentId);
     if (experiment.lifecycleStage !== 'active') throw invalidParam(`Experiment ${req.experimentId} is deleted.`);
-    if (req.sourceRunId) await this.tracking.getRun(req.sourceRunId);
+    if (req.sourceRunId) await this.sameProject(req.sourceRunId, req.experimentId);
     [...req.params, ...req.tags].forEach((kv) => validateKey('key', kv.key));
     const modelId = `m-${randomBytes(16).toString('hex')}`;
     const now = this.now();
@@ -116,9 +116,15 @@ export class LoggedModels {
     await this.update(modelId, 'params', (old) => merge(old, params));
   }
 
-  async linkOutputs(runId: string, models: { modelId: string; step: number }[]): Promise<void> {
+  /** A run may only be linked with logged models of its own project. */
+  private async sameProject(runId: string, experimentId: string): Promise<void> {
     await this.tracking.getRun(runId);
-    for (const m of models) await this.get(m.modelId);
+    const [runs, experiments] = await Promise.all([this.tracking.projectsOf('run', [runId]), this.tracking.projectsOf('experiment', [experimentId])]);
+    if (runs.get(runId) !== experiments.get(experimentId)) throw invalidParam(`Run ${runId} is in another project than experiment ${experimentId}.`);
+  }
+
+  async linkOutputs(runId: string, models: { modelId: string; step: number }[]): Promise<void> {
+    for (const m of models) await this.sameProject(runId, (await this.get(m.modelId)).experimentId);
     await this.db.transaction(async (tx) => {
       for (const m of models) {
         await tx.run('INSERT INTO run_outputs (run_id, model_id, step) VALUES (?, ?, ?) ON CONFLICT (run_id, model_id) DO UPDATE SET step = excluded.step', [runId, m.modelId, m.step]);

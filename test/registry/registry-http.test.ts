@@ -76,6 +76,30 @@ for (const { db, skip } of await testDatabases()) {
       assert.equal(semvers.size, 12);
     });
 
+    it('refuses sources, runs and logged models of another project, and folders that are not one model', async () => {
+      assertOk(await call(app, 'POST', '/api/capstan/projects', { name: 'other' }));
+      const other = { 'x-capstan-project': 'other' };
+      const otherExp = assertOk(await call(app, 'POST', `${API}/experiments/create`, { name: 'theirs' }, other)).experiment_id;
+      const otherRun = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: otherExp }, other)).run.info.run_id;
+      assertOk(await call(app, 'PUT', `${PROXY}/${otherExp}/${otherRun}/artifacts/model/model.onnx`, mlp, other));
+      assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: 'guarded' }));
+      const create = (body: Record<string, unknown>) => call(app, 'POST', `${API}/model-versions/create`, { name: 'guarded', ...body });
+      assertError(await create({ source: `runs:/${otherRun}/model` }), 'INVALID_PARAMETER_VALUE', 'not in this project');
+      assertError(await create({ source: `runs:/${runId}/model`, run_id: otherRun }), 'INVALID_PARAMETER_VALUE', `is not the source's run`);
+      assertError(await create({ source: `mlflow-artifacts:/${experimentId}/${runId}/artifacts/model`, run_id: otherRun }), 'INVALID_PARAMETER_VALUE', "must be a run's artifacts");
+      assertError(await create({ source: `mlflow-artifacts:/${experimentId}` }), 'INVALID_PARAMETER_VALUE', "must be a run's artifacts");
+      assertError(await create({ source: `runs:/${runId}/../${otherRun}` }), 'INVALID_PARAMETER_VALUE');
+      const theirModel = assertOk(await call(app, 'POST', `${API}/logged-models`, { experiment_id: otherExp, name: 'm' }, other)).model.info.model_id;
+      assertError(await create({ source: `models:/${theirModel}` }), 'INVALID_PARAMETER_VALUE', 'not in this project');
+      assertError(await call(app, 'POST', `${API}/runs/outputs`, { run_id: runId, models: [{ model_id: theirModel, step: 0 }] }), 'INVALID_PARAMETER_VALUE');
+      assertError(await call(app, 'POST', `${API}/logged-models`, { experiment_id: experimentId, source_run_id: otherRun }), 'INVALID_PARAMETER_VALUE');
+      // A normalised runs:/ path works as MLflow's does.
+      const mine = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: experimentId })).run.info.run_id;
+      assertOk(await call(app, 'PUT', `${PROXY}/${experimentId}/${mine}/artifacts/model/model.onnx`, mlp));
+      const v = assertOk(await create({ source: `runs:/${mine}/./model/` })).model_version;
+      assert.equal(v.version, '1');
+    });
+
     it('refuses to overwrite or delete registered files through the proxy', async () => {
       const root = `${PROXY}/${experimentId}/${runId}/artifacts/model`;
       assertError(await call(app, 'PUT', `${root}/model.onnx`, Buffer.from('evil')), 'ARTIFACT_PINNED');
