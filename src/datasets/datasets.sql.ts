@@ -1,4 +1,5 @@
-import { isUniqueViolation, type Db, type SqlValue } from '../store/sql/index.js';
+import { createHash } from 'node:crypto';
+import type { Db, SqlValue } from '../store/sql/index.js';
 import type { DatasetVersion } from './types.js';
 
 interface Row {
@@ -31,6 +32,9 @@ const toVersion = (r: Row): DatasetVersion => ({
   createdTime: Number(r.created_time), createdBy: r.created_by,
 });
 
+/** A 31-bit advisory-lock key from a name. */
+const lockKey = (name: string) => createHash('sha256').update(name).digest().readUInt32BE(0) >>> 1;
+
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
 /** Dataset versions: content-addressed per (project, name); numbers count up per name. */
@@ -38,29 +42,26 @@ export class DatasetSql {
   constructor(private readonly db: Db) {}
 
   /**
-   * Inserts under the next number, or returns the existing version with the same content. Two
-   * concurrent registrations of one name race for a number: the loser retries with the next.
+   * Inserts under the next number, or returns the existing version with the same content.
+   * Registrations of one name queue on a lock (PostgreSQL; a SQLite write transaction is already
+   * exclusive), so concurrent ones get consecutive numbers instead of racing for one.
    */
   async insert(v: Omit<DatasetVersion, 'id' | 'version'>): Promise<{ version: DatasetVersion; created: boolean }> {
-    for (let attempt = 0; ; attempt++) {
-      const existing = await this.byDigest(v.projectId, v.name, v.digest);
-      if (existing) return { version: existing, created: false };
-      try {
-        await this.db.transaction(async (tx) => {
-          const row = await tx.get<{ n: number | string | null }>('SELECT MAX(version) AS n FROM dataset_versions WHERE project_id = ? AND name = ?', [v.projectId, v.name]);
-          const values: SqlValue[] = [v.projectId, v.name, Number(row?.n ?? 0) + 1, v.digest, v.storageRoot, v.source, v.format, v.sizeBytes, v.fileCount, v.rowCount,
-            JSON.stringify(v.schema), JSON.stringify(v.profile), JSON.stringify({ files: v.files }), v.description, v.sensitive ? 1 : 0, v.access, v.createdTime, v.createdBy];
-          await tx.run(
-            `INSERT INTO dataset_versions (project_id, name, version, digest, storage_root, source, format, size_bytes, file_count, row_count, schema_json, profile,
-              manifest, description, sensitive, access, created_time, created_by) VALUES (${placeholders(values.length)})`,
-            values,
-          );
-        });
-        return { version: (await this.byDigest(v.projectId, v.name, v.digest))!, created: true };
-      } catch (err) {
-        if (!isUniqueViolation(err) || attempt >= 5) throw err;
-      }
-    }
+    const created = await this.db.transaction(async (tx) => {
+      const lock = this.db.dialect.writeLockSql(lockKey(`dataset:${v.projectId}:${v.name}`));
+      if (lock) await tx.get(lock);
+      if (await tx.get('SELECT 1 AS found FROM dataset_versions WHERE project_id = ? AND name = ? AND digest = ?', [v.projectId, v.name, v.digest])) return false;
+      const row = await tx.get<{ n: number | string | null }>('SELECT MAX(version) AS n FROM dataset_versions WHERE project_id = ? AND name = ?', [v.projectId, v.name]);
+      const values: SqlValue[] = [v.projectId, v.name, Number(row?.n ?? 0) + 1, v.digest, v.storageRoot, v.source, v.format, v.sizeBytes, v.fileCount, v.rowCount,
+        JSON.stringify(v.schema), JSON.stringify(v.profile), JSON.stringify({ files: v.files }), v.description, v.sensitive ? 1 : 0, v.access, v.createdTime, v.createdBy];
+      await tx.run(
+        `INSERT INTO dataset_versions (project_id, name, version, digest, storage_root, source, format, size_bytes, file_count, row_count, schema_json, profile,
+          manifest, description, sensitive, access, created_time, created_by) VALUES (${placeholders(values.length)})`,
+        values,
+      );
+      return true;
+    });
+    return { version: (await this.byDigest(v.projectId, v.name, v.digest))!, created };
   }
 
   async byDigest(projectId: number, name: string, digest: string): Promise<DatasetVersion | undefined> {

@@ -246,6 +246,12 @@ for (const { db, skip } of await testDatabases()) {
       assert.equal(changed.dataset_version.row_count, 149);
     });
 
+    it('numbers concurrent registrations of one name consecutively', async () => {
+      const uploads = await Promise.all(Array.from({ length: 8 }, (_, i) => upload({ 'd.csv': Buffer.from(`x\n${i}\n`) })));
+      const answers = await Promise.all(uploads.map((id) => call(app, 'POST', '/api/capstan/datasets/register', { name: 'busy', source: `upload:${id}` })));
+      assert.deepEqual(answers.map((a) => assertOk(a).dataset_version.version).sort((x: number, y: number) => x - y), [1, 2, 3, 4, 5, 6, 7, 8]);
+    });
+
     it('walks lineage from a model back to its dataset, and forward again; gates see the dataset', async () => {
       const exp = assertOk(await call(app, 'POST', `${API}/experiments/create`, { name: 'lineage' })).experiment_id;
       const runId = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: exp })).run.info.run_id;
