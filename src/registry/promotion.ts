@@ -1,4 +1,4 @@
-import { AppError, invalidParam } from '../errors/index.js';
+import { AppError, invalidParam, notFound } from '../errors/index.js';
 import { outsideAudit } from '../access/index.js';
 import type { Db } from '../store/sql/index.js';
 import type { TrackingService } from '../tracking/index.js';
@@ -85,6 +85,7 @@ export class PromotionService {
     const previous = model.aliases.find((a) => a.alias === alias)?.version ?? null;
     const now = this.now();
     await this.db.transaction(async (tx) => {
+      if (!(await this.registry.versions.holdLive(tx, model.modelId, v.version, now))) throw notFound(`Model Version (name=${name}, version=${v.version}) not found`);
       await this.registry.models.setAlias(tx, model.modelId, alias, v.version);
       await this.registry.models.addEvent(tx, model.modelId, v.version, who.actor, 'alias_set', {
         alias, previous_version: previous, ...(report ? { gates: report.results.length } : {}),
@@ -113,7 +114,7 @@ export class PromotionService {
     const now = this.now();
     await this.db.transaction(async (tx) => {
       const archived = archiveExisting ? await this.registry.versions.othersInStage(tx, model.modelId, v.version, stage) : [];
-      await this.registry.versions.setStage(tx, model.modelId, v.version, stage, now);
+      if (!(await this.registry.versions.setStage(tx, model.modelId, v.version, stage, now))) throw notFound(`Model Version (name=${name}, version=${v.version}) not found`);
       for (const other of archived) await this.registry.versions.setStage(tx, model.modelId, other, 'Archived' as Stage, now);
       await this.registry.models.addEvent(tx, model.modelId, v.version, who.actor, 'stage_changed', {
         from: v.stage, to: stage, archived,

@@ -206,8 +206,9 @@ export class RegistryService {
       return all[all.length - 1]!;
     }
     const n = await this.models.aliasVersion(model.modelId, alias);
-    if (n === undefined) throw invalidParam(`Registered model alias ${alias} not found.`);
-    return (await this.versions.get(model.modelId, n))!;
+    const found = n === undefined ? undefined : await this.versions.get(model.modelId, n);
+    if (!found) throw invalidParam(`Registered model alias ${alias} not found.`);
+    return found;
   }
 
   /** `models:/name/3`, `models:/name@champion` or `models:/name/Production`. */
@@ -334,7 +335,7 @@ export class RegistryService {
     const v = await this.version(projectId, name, version);
     const now = this.now();
     await this.db.transaction(async (tx) => {
-      await this.versions.softDelete(tx, v.modelId, v.version, now);
+      if (!(await this.versions.softDelete(tx, v.modelId, v.version, now))) throw versionNotFound(name, v.version);
       await this.models.addEvent(tx, v.modelId, v.version, actor, 'version_deleted', { semver: v.semver, aliases: v.aliases }, now);
     });
   }
@@ -364,8 +365,9 @@ export class RegistryService {
         planned.push({ name: model.name, ...p });
         if (dryRun) continue;
         await this.db.transaction(async (tx) => {
-          await this.versions.softDelete(tx, model.modelId, p.version, now);
-          await this.models.addEvent(tx, model.modelId, p.version, 'retention', 'version_deleted', { reason: p.reason }, now);
+          if (await this.versions.softDelete(tx, model.modelId, p.version, now, { unlessHeld: true })) {
+            await this.models.addEvent(tx, model.modelId, p.version, 'retention', 'version_deleted', { reason: p.reason }, now);
+          }
         });
       }
     }

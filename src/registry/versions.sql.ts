@@ -117,8 +117,19 @@ export class VersionSql {
     return this.hydrate(rows);
   }
 
-  async setStage(tx: SqlExecutor, modelId: number, version: number, stage: Stage, now: number): Promise<void> {
-    await tx.run('UPDATE model_versions SET stage = ?, last_update_time = ? WHERE model_id = ? AND version = ?', [stage, now, modelId, version]);
+  /** Moves a live version to `stage`; false when it was deleted meanwhile. */
+  async setStage(tx: SqlExecutor, modelId: number, version: number, stage: Stage, now: number): Promise<boolean> {
+    const { changes } = await tx.run('UPDATE model_versions SET stage = ?, last_update_time = ? WHERE model_id = ? AND version = ? AND stage <> ?', [stage, now, modelId, version, DELETED_STAGE]);
+    return changes > 0;
+  }
+
+  /**
+   * Touches a live version's row, which on PostgreSQL holds it until commit so a concurrent delete
+   * waits; false when it is already deleted. Call first in a transaction that hangs something on it.
+   */
+  async holdLive(tx: SqlExecutor, modelId: number, version: number, now: number): Promise<boolean> {
+    const { changes } = await tx.run('UPDATE model_versions SET last_update_time = ? WHERE model_id = ? AND version = ? AND stage <> ?', [now, modelId, version, DELETED_STAGE]);
+    return changes > 0;
   }
 
   /** Live versions other than `version` currently in `stage`. */
@@ -136,10 +147,20 @@ export class VersionSql {
   }
 
   /** Soft delete as MLflow does: the row stays (its number is spent), its aliases and tags go, its files are no longer pinned. */
-  async softDelete(tx: SqlExecutor, modelId: number, version: number, now: number): Promise<void> {
-    await tx.run(`UPDATE model_versions SET stage = ?, source = 'REDACTED-SOURCE-PATH', run_id = 'REDACTED-RUN-ID', storage_root = '', last_update_time = ? WHERE model_id = ? AND version = ?`, [DELETED_STAGE, now, modelId, version]);
+  async softDelete(tx: SqlExecutor, modelId: number, version: number, now: number, opts: { unlessHeld?: boolean } = {}): Promise<boolean> {
+    // Retention deletes only what is still unheld at this moment: no alias, not Staging or Production.
+    const held = opts.unlessHeld
+      ? ` AND stage NOT IN ('Staging', 'Production') AND NOT EXISTS (SELECT 1 FROM model_aliases a WHERE a.model_id = model_versions.model_id AND a.version = model_versions.version)`
+      : '';
+    const { changes } = await tx.run(
+      `UPDATE model_versions SET stage = ?, source = 'REDACTED-SOURCE-PATH', run_id = 'REDACTED-RUN-ID', storage_root = '', last_update_time = ?
+       WHERE model_id = ? AND version = ? AND stage <> ?${held}`,
+      [DELETED_STAGE, now, modelId, version, DELETED_STAGE],
+    );
+    if (changes === 0) return false;
     await tx.run('DELETE FROM model_aliases WHERE model_id = ? AND version = ?', [modelId, version]);
     await tx.run('DELETE FROM model_version_tags WHERE model_id = ? AND version = ?', [modelId, version]);
+    return true;
   }
 
   async setTag(modelId: number, version: number, tag: KeyValue): Promise<void> {
