@@ -100,7 +100,7 @@ export class DatasetSql {
   async pinnedAt(key: string, ancestors: string[]): Promise<string | undefined> {
     const c = this.db.dialect.bytewise;
     const row = await this.db.get<{ storage_root: string }>(
-      `SELECT storage_root FROM dataset_versions WHERE storage_root IN (${placeholders(ancestors.length)})
+      `SELECT storage_root FROM dataset_versions WHERE storage_root${c} IN (${placeholders(ancestors.length)})
        OR (storage_root${c} >= ? AND storage_root${c} < ?) LIMIT 1`,
       // Everything below `key/`: '0' is the character after '/'.
       [...ancestors, `${key}/`, `${key}0`],

@@ -34,6 +34,8 @@ export interface ModelFile {
 
 /** ONNX files are decoded whole in memory, so larger ones are not read for their signature. */
 export const MAX_ONNX_SIGNATURE_BYTES = 1024 ** 3;
+/** An MLmodel file is a few kilobytes of YAML; a huge one is not parsed. */
+export const MAX_MLMODEL_BYTES = 4 * 1024 * 1024;
 
 /** MLflow column types; datetime travels as ISO-8601 strings, as OIP has no time type. */
 const COLUMN_DATATYPES: Readonly<Record<string, string>> = {
@@ -77,6 +79,8 @@ export async function extractSignature(files: ModelFile[], read: (path: string) 
     if (!pick) return { signature: null, reason: 'no MLmodel file and no .onnx file' };
     return 'reason' in pick ? { signature: null, reason: pick.reason } : readOnnxSignature(pick.file, read);
   }
+  const mlmodelFile = files.find((f) => f.path === 'MLmodel')!;
+  if (mlmodelFile.sizeBytes > MAX_MLMODEL_BYTES) return { signature: null, reason: `MLmodel is ${mlmodelFile.sizeBytes} bytes; a signature is read from one of at most ${MAX_MLMODEL_BYTES}` };
   let mlmodel: ParsedMlmodel;
   try {
     mlmodel = parseMlmodel((await read('MLmodel')).toString('utf8'));

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { accessRoutes, AuditLog, auditedDb } from '../access/index.js';
-import { ArtifactService, artifactRoutes, MultipartUploads, multipartRoutes, withPins } from '../artifacts/index.js';
+import { ArtifactService, artifactRoutes, MultipartUploads, multipartRoutes, UPLOADS_PREFIX, withPins } from '../artifacts/index.js';
 import { resolveStoreUris, type Config } from '../config/index.js';
 import { AppError } from '../errors/index.js';
 import { createLogger } from '../observability/logger.js';
@@ -80,7 +80,9 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
   const registry = new RegistryService(db, blobs, keys, tracking, (id) => loggedModels.get(id));
   const policies = new PolicyService(db);
   // The proxy may not change files a registered version holds; the registry itself reads `blobs`.
-  const proxied = withPins(blobs, async (key) => (await registry.pinHolder(key)) ?? (await datasets.pinHolder(key)) ?? null);
+  // Multipart staging (`_capstan_uploads/`) can never hold registered files: no lookup for its parts.
+  const proxied = withPins(blobs, async (key) =>
+    key.startsWith(`${UPLOADS_PREFIX}/`) ? null : ((await registry.pinHolder(key)) ?? (await datasets.pinHolder(key)) ?? null));
   const datasets = new DatasetService(db, proxied, tracking, s3Options(config));
   const promotion = new PromotionService(db, registry, policies, tracking, async (projectId, runId) =>
     (await datasets.runDatasets(projectId, runId)).map((d) => ({ name: d.name, digest: d.digest, sensitive: d.sensitive, access: d.access, rows: d.rows })));
