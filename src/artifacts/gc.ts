@@ -15,6 +15,7 @@ const LOGGED_MODELS_DIR = 'models';
 const MAX_MANIFEST_BYTES = 64 * 1024;
 
 const PINNED = 'holds files of a live registered model version or dataset version';
+const LIVE_MODEL_INSIDE = 'a logged model stored here still exists (its experiment keeps artifacts under this id)';
 const LIVE_RUN_INSIDE = 'the experiment does not exist but a run stored under it does';
 const NO_MANIFEST = 'multipart upload without a readable manifest; its age is unknown';
 
@@ -122,6 +123,11 @@ class Collector {
     for (const entry of await this.blobs.list(experimentId)) {
       if (entry.isDir && RUN_ID.test(entry.name) && (await this.refs.run(entry.name)).exists) {
         return this.skip(experimentId, LIVE_RUN_INSIDE);
+      }
+      if (entry.isDir && entry.name === LOGGED_MODELS_DIR) {
+        for (const model of await this.blobs.list(`${experimentId}/${LOGGED_MODELS_DIR}`)) {
+          if (model.isDir && (await this.refs.loggedModelExists(experimentId, model.name))) return this.skip(experimentId, LIVE_MODEL_INSIDE);
+        }
       }
     }
     await this.remove(experimentId, 'orphan: the experiment does not exist');

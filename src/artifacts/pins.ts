@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { AppError } from '../errors/index.js';
-import type { BlobStore } from '../store/blob/index.js';
+import type { BlobStore, PutOptions } from '../store/blob/index.js';
 
 /** Names what holds `key` (a model version, a dataset version), or null when nothing does. */
 export type PinCheck = (key: string) => Promise<string | null>;
@@ -16,9 +16,11 @@ export function withPins(blobs: BlobStore, pinned: PinCheck): BlobStore {
   };
   return {
     scheme: blobs.scheme,
-    put: async (key: string, body: Readable, options?: { sizeBytes?: number; contentType?: string }) => {
+    // Checked before the body is read, and again just before the object becomes visible: a version
+    // registered while a long upload streamed must not get that upload's bytes.
+    put: async (key: string, body: Readable, options: PutOptions = {}) => {
       await refuse(key, 'write');
-      return blobs.put(key, body, options);
+      return blobs.put(key, body, { ...options, beforeCommit: async () => (await options.beforeCommit?.(), await refuse(key, 'write')) });
     },
     get: (key, options) => blobs.get(key, options),
     head: (key) => blobs.head(key),

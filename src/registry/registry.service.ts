@@ -282,6 +282,40 @@ export class RegistryService {
     req.tags.forEach(checkTag);
     const card = checkCard(req.card);
     const { root, runId, loggedModelId } = await this.resolveSource(projectId, req);
+    if (!(await this.blobs.head(root)) && (await this.blobs.list(root)).length === 0) {
+      throw invalidParam(`Invalid model version source '${req.source}': no files are stored there.`);
+    }
+    const run = runId ? await this.tracking.getRun(runId) : undefined;
+    const codeVersion = req.codeVersion ?? run?.data.tags.find((t) => t.key === 'mlflow.source.git.commit')?.value ?? '';
+    const now = this.now();
+    // Pin first, read after: from this commit on no upload can land under `root`, so the files
+    // listed, hashed and signed below are the files the version keeps.
+    const { n, semver } = await this.db.transaction(async (tx) => {
+      const n = await this.versions.allocate(tx, model.modelId, now);
+      const semver = nextSemver(await this.versions.semvers(tx, model.modelId), req.bump, req.semver);
+      await this.versions.insert(tx, n, {
+        modelId: model.modelId, semver, description: req.description ?? '', source: req.source, storageRoot: root, runId: runId ?? '',
+        runLink: req.runLink ?? '', userId: req.actor, stage: 'None', status: 'PENDING_REGISTRATION', creationTime: now, lastUpdateTime: now,
+        manifest: { files: [] }, manifestDigest: '', signingKeyId: '', manifestSignature: '', signature: null,
+        card: { ...emptyCard(req.description ?? ''), ...card }, unsafeFiles: [], codeVersion, loggedModelId: loggedModelId ?? '',
+      }, req.tags);
+      return { n, semver };
+    });
+    try {
+      await this.completeRegistration(model.modelId, n, semver, root, req);
+    } catch (err) {
+      // The number stays spent, as for any deleted version; the files are unpinned again.
+      await this.db.transaction(async (tx) => {
+        await this.versions.softDelete(tx, model.modelId, n, this.now());
+        await this.models.addEvent(tx, model.modelId, n, req.actor, 'version_failed', { semver, source: req.source, error: (err as Error).message }, this.now());
+      });
+      throw err;
+    }
+    return this.version(projectId, req.name, n);
+  }
+
+  /** Lists, hashes, reads the signature of and signs a pinned version's files; marks it READY. */
+  private async completeRegistration(modelId: number, version: number, semver: string, root: string, req: NewVersionRequest): Promise<void> {
     const files = await listFiles(this.blobs, root);
     if (files.length === 0) throw invalidParam(`Invalid model version source '${req.source}': no files are stored there.`);
     const manifest = sortManifest(files);
@@ -293,25 +327,14 @@ export class RegistryService {
       const f = files.find((x) => x.path === path)!;
       return f.size === 0 ? Promise.resolve(Buffer.alloc(0)) : readBlob(this.blobs, fileKey(root, files, path), { start: 0, end: Math.min(f.size, UNSAFE_HEAD_BYTES) - 1 });
     });
-    const run = runId ? await this.tracking.getRun(runId) : undefined;
-    const codeVersion = req.codeVersion ?? run?.data.tags.find((t) => t.key === 'mlflow.source.git.commit')?.value ?? '';
     const now = this.now();
-    const version = await this.db.transaction(async (tx) => {
-      const n = await this.versions.allocate(tx, model.modelId, now);
-      const semver = nextSemver(await this.versions.semvers(tx, model.modelId), req.bump, req.semver);
-      await this.versions.insert(tx, n, {
-        modelId: model.modelId, semver, description: req.description ?? '', source: req.source, storageRoot: root, runId: runId ?? '',
-        runLink: req.runLink ?? '', userId: req.actor, stage: 'None', status: 'READY', creationTime: now, lastUpdateTime: now, manifest,
-        manifestDigest: digest, signingKeyId: signed.keyId, manifestSignature: signed.signature, signature: signature.signature,
-        card: { ...emptyCard(req.description ?? ''), ...card }, unsafeFiles, codeVersion, loggedModelId: loggedModelId ?? '',
-      }, req.tags);
-      await this.models.addEvent(tx, model.modelId, n, req.actor, 'version_created', {
+    await this.db.transaction(async (tx) => {
+      await this.versions.complete(tx, modelId, version, { manifest, manifestDigest: digest, signingKeyId: signed.keyId, manifestSignature: signed.signature, signature: signature.signature, unsafeFiles }, now);
+      await this.models.addEvent(tx, modelId, version, req.actor, 'version_created', {
         semver, source: req.source, manifest_digest: digest, key_id: signed.keyId, files: files.length, unsafe_files: unsafeFiles.length,
         signature: signature.signature ? signature.signature.source : `none: ${signature.reason ?? 'unknown'}`,
       }, now);
-      return n;
     });
-    return this.version(projectId, req.name, version);
   }
 
   async updateVersion(projectId: number, name: string, version: string, description: string): Promise<ModelVersion> {

@@ -58,7 +58,8 @@ export interface ModelVersion {
   runLink: string;
   userId: string;
   stage: Stage | typeof DELETED_STAGE;
-  status: 'READY';
+  /** PENDING_REGISTRATION while its files are listed, hashed and signed (pinned already). */
+  status: 'READY' | 'PENDING_REGISTRATION';
   creationTime: number;
   lastUpdateTime: number;
   manifest: Manifest;

@@ -83,6 +83,15 @@ export class VersionSql {
     await tx.runMany('INSERT INTO model_version_tags (model_id, version, key, value) VALUES (?, ?, ?, ?)', tags.map((t) => [v.modelId, version, t.key, t.value]));
   }
 
+  /** Records what a pending registration found and signed, and makes the version READY. */
+  async complete(tx: SqlExecutor, modelId: number, version: number, v: Pick<NewVersion, 'manifest' | 'manifestDigest' | 'signingKeyId' | 'manifestSignature' | 'signature' | 'unsafeFiles'>, now: number): Promise<void> {
+    await tx.run(
+      `UPDATE model_versions SET status = 'READY', manifest = ?, manifest_digest = ?, signing_key_id = ?, manifest_signature = ?, model_signature = ?, unsafe_files = ?, last_update_time = ?
+       WHERE model_id = ? AND version = ?`,
+      [JSON.stringify(v.manifest), v.manifestDigest, v.signingKeyId, v.manifestSignature, v.signature ? JSON.stringify(v.signature) : null, JSON.stringify(v.unsafeFiles), now, modelId, version],
+    );
+  }
+
   /** Every semantic version the model ever had, deleted versions included. */
   async semvers(tx: SqlExecutor, modelId: number): Promise<string[]> {
     return (await tx.all<{ semver: string }>('SELECT semver FROM model_versions WHERE model_id = ?', [modelId])).map((r) => r.semver);
@@ -215,7 +224,7 @@ export class VersionSql {
       return {
         modelId: Number(r.model_id), name: r.name, version: Number(r.version), semver: r.semver, description: r.description,
         source: r.source, storageRoot: r.storage_root, runId: r.run_id, runLink: r.run_link, userId: r.user_id,
-        stage: r.stage as ModelVersion['stage'], status: 'READY', creationTime: Number(r.creation_time), lastUpdateTime: Number(r.last_update_time),
+        stage: r.stage as ModelVersion['stage'], status: r.status as ModelVersion['status'], creationTime: Number(r.creation_time), lastUpdateTime: Number(r.last_update_time),
         manifest: JSON.parse(r.manifest) as ModelVersion['manifest'], manifestDigest: r.manifest_digest, signingKeyId: r.signing_key_id,
         manifestSignature: r.manifest_signature, signature: r.model_signature ? (JSON.parse(r.model_signature) as ModelVersion['signature']) : null,
         card: JSON.parse(r.card) as ModelVersion['card'], unsafeFiles: JSON.parse(r.unsafe_files) as ModelVersion['unsafeFiles'],

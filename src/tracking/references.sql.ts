@@ -15,8 +15,11 @@ export class TrackingReferences {
     return { exists: true, deletedTime: row.lifecycle_stage === 'deleted' ? Number(row.deleted_time ?? 0) : null };
   }
 
-  async loggedModelExists(experimentId: string, modelId: string): Promise<boolean> {
-    if (!/^\d{1,15}$/.test(experimentId)) return false;
-    return (await this.db.get('SELECT 1 AS found FROM logged_models WHERE model_id = ? AND experiment_id = ?', [modelId, Number(experimentId)])) !== undefined;
+  /**
+   * Model ids are unique across experiments, and an experiment with its own artifact location keeps
+   * its models under another folder: the folder name is not checked against the model's experiment.
+   */
+  async loggedModelExists(_folder: string, modelId: string): Promise<boolean> {
+    return (await this.db.get('SELECT 1 AS found FROM logged_models WHERE model_id = ?', [modelId])) !== undefined;
   }
 }

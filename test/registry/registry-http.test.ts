@@ -3,6 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { assertError, assertOk, call } from '../support/inject.js';
@@ -74,6 +75,25 @@ for (const { db, skip } of await testDatabases()) {
       const semvers = new Set<string>();
       for (const n of numbers) semvers.add(assertOk(await call(app, 'GET', `${CAPSTAN}/model-versions/get?name=concurrent&version=${n}`)).model_version.semver);
       assert.equal(semvers.size, 12);
+    });
+
+    it('refuses an upload that was still streaming when its folder was registered', async () => {
+      const run = assertOk(await call(app, 'POST', `${API}/runs/create`, { experiment_id: experimentId })).run.info.run_id;
+      const model = `${PROXY}/${experimentId}/${run}/artifacts/model`;
+      assertOk(await call(app, 'PUT', `${model}/model.onnx`, mlp));
+      const slow = new PassThrough();
+      const late = app.inject({ method: 'PUT', url: `${model}/late.bin`, payload: slow, headers: { 'content-type': 'application/octet-stream' } });
+      slow.write(Buffer.alloc(64 * 1024, 1));
+      await new Promise((r) => setTimeout(r, 50));
+      assertOk(await call(app, 'POST', `${API}/registered-models/create`, { name: 'raced' }));
+      assertOk(await call(app, 'POST', `${API}/model-versions/create`, { name: 'raced', source: `runs:/${run}/model` }));
+      slow.end(Buffer.alloc(64 * 1024, 2));
+      const res = await late;
+      assert.equal(res.statusCode, 409, res.body);
+      assert.equal(JSON.parse(res.body).error_code, 'ARTIFACT_PINNED');
+      const detail = assertOk(await call(app, 'GET', `${CAPSTAN}/model-versions/get?name=raced&version=1`)).model_version;
+      assert.deepEqual([detail.status, detail.manifest.files.map((f: any) => f.path)], ['READY', ['model.onnx']]);
+      assert.equal(assertOk(await call(app, 'POST', `${CAPSTAN}/model-versions/verify`, { name: 'raced', version: '1' })).report.verified, true);
     });
 
     it('refuses sources, runs and logged models of another project, and folders that are not one model', async () => {

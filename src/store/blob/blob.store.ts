@@ -16,6 +16,17 @@ export interface BlobEntry {
   sizeBytes?: number;
 }
 
+export interface PutOptions {
+  sizeBytes?: number;
+  contentType?: string;
+  /**
+   * Runs after the whole body is stored aside and just before the object becomes visible; a throw
+   * abandons the write with that error, leaving any existing object as it was. For checks whose
+   * answer can change while a long body streams (a path being pinned meanwhile).
+   */
+  beforeCommit?: () => Promise<void>;
+}
+
 export interface ReadOptions {
   /** Inclusive byte range; a ranged read cannot be hash-verified as a whole, so it is checked per range
    *  only against the object's recorded size. An `end` past the object is clamped (as in HTTP); a
@@ -44,7 +55,7 @@ export interface ReadOptions {
  */
 export interface BlobStore {
   readonly scheme: string;
-  put(key: string, body: Readable, options?: { sizeBytes?: number; contentType?: string }): Promise<BlobInfo>;
+  put(key: string, body: Readable, options?: PutOptions): Promise<BlobInfo>;
   get(key: string, options?: ReadOptions): Promise<{ info: BlobInfo; body: Readable }>;
   head(key: string): Promise<BlobInfo | undefined>;
   list(prefix: string): Promise<BlobEntry[]>;

@@ -4,7 +4,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { AppError } from '../../errors/index.js';
-import type { BlobEntry, BlobInfo, BlobStore, ReadOptions } from './blob.store.js';
+import type { BlobEntry, BlobInfo, BlobStore, PutOptions, ReadOptions } from './blob.store.js';
 import { HashingStream, integrityError, verifyStream } from './integrity.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import {
@@ -57,12 +57,13 @@ export class LocalBlobStore implements BlobStore {
     return store;
   }
 
-  async put(key: string, body: Readable, options: { sizeBytes?: number; contentType?: string } = {}): Promise<BlobInfo> {
+  async put(key: string, body: Readable, options: PutOptions = {}): Promise<BlobInfo> {
     checkKey(key);
     const tmp = this.tmpPath();
     try {
       const { sha256, sizeBytes } = await writeDurably(tmp, body);
       checkDeclaredSize(key, options.sizeBytes, sizeBytes);
+      await options.beforeCommit?.();
       const meta: SidecarMeta = { sha256, sizeBytes, contentType: options.contentType };
       await this.commits.run(key, () => this.commit(key, tmp, meta));
       return { key, sha256, sizeBytes };

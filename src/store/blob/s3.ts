@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { AppError } from '../../errors/index.js';
-import type { BlobEntry, BlobInfo, BlobStore, ReadOptions } from './blob.store.js';
+import type { BlobEntry, BlobInfo, BlobStore, PutOptions, ReadOptions } from './blob.store.js';
 import { HashingStream, integrityError, verifyStream } from './integrity.js';
 import {
   checkKey,
@@ -92,7 +92,7 @@ export class S3BlobStore implements BlobStore {
     return new S3BlobStore(new S3Client(s3ClientConfig(options)), bucket, prefix, partSizeBytes);
   }
 
-  async put(key: string, body: Readable, options: { sizeBytes?: number; contentType?: string } = {}): Promise<BlobInfo> {
+  async put(key: string, body: Readable, options: PutOptions = {}): Promise<BlobInfo> {
     checkKey(key);
     let bodyError: unknown;
     body.once('error', (err) => (bodyError = err));
@@ -102,6 +102,7 @@ export class S3BlobStore implements BlobStore {
       const head = await readUpTo(hasher, this.partSizeBytes);
       if (head.isComplete) {
         const info = finish(key, hasher, options.sizeBytes);
+        await options.beforeCommit?.();
         await this.putWhole(key, Buffer.concat(head.chunks), info.sha256, options.contentType);
         return info;
       }
@@ -210,7 +211,7 @@ export class S3BlobStore implements BlobStore {
     key: string,
     body: Readable,
     hasher: HashingStream,
-    options: { sizeBytes?: number; contentType?: string },
+    options: PutOptions,
   ): Promise<BlobInfo> {
     const tmpKey = this.objectKey(`${TMP_DIR}/${randomUUID()}`);
     try {
@@ -223,6 +224,7 @@ export class S3BlobStore implements BlobStore {
           details: { key, sizeBytes: info.sizeBytes, maxBytes: MAX_COPY_BYTES },
         });
       }
+      await options.beforeCommit?.();
       await this.copyWithHash(tmpKey, this.objectKey(key), info.sha256, options.contentType);
       return info;
     } finally {
