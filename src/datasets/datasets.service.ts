@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { checkArtifactPath, DATASET_UPLOADS_PREFIX } from '../artifacts/index.js';
 import { invalidParam, notFound } from '../errors/index.js';
-import { ancestorsOf, listFiles, manifestDigest, sortManifest, storageKeyOf, type ManifestFile } from '../registry/index.js';
+import { fileKey, listFiles, manifestDigest, parseRunsUri, runArtifactKey, sortManifest, storageKeyOf, type ManifestFile } from '../registry/index.js';
 import type { BlobStore, S3Options } from '../store/blob/index.js';
 import type { Db } from '../store/sql/index.js';
 import type { DatasetInput, TrackingService } from '../tracking/index.js';
@@ -77,14 +77,10 @@ export class DatasetService {
 
   private async rootOf(projectId: number, source: string): Promise<string> {
     if (source.startsWith('upload:')) return this.uploadRoot(projectId, source.slice('upload:'.length));
-    let key: string;
-    const runs = /^runs:\/([^/]+)(?:\/(.*))?$/.exec(source);
-    if (runs) {
-      const run = await this.tracking.getRun(runs[1]!);
-      key = [storageKeyOf(run.info.artifactUri, 'dataset source'), runs[2] ?? ''].filter((s) => s !== '').join('/');
-    } else {
-      key = storageKeyOf(source, 'dataset source');
-    }
+    const runs = parseRunsUri(source);
+    const key = runs
+      ? runArtifactKey((await this.tracking.getRun(runs.runId)).info.artifactUri, runs.path, 'dataset source')
+      : storageKeyOf(source, 'dataset source');
     const experimentId = key.split('/')[0] ?? '';
     if ((await this.tracking.projectsOf('experiment', [experimentId])).get(experimentId) !== projectId) {
       throw invalidParam(`Invalid dataset source '${source}': it is not an artifact location of an experiment in this project.`);
@@ -95,10 +91,7 @@ export class DatasetService {
   /** Files in Capstan's own store: their hashes were recorded on upload and are checked on every read. */
   private async readStored(root: string, builder: ProfileBuilder): Promise<ManifestFile[]> {
     const files = sortManifest(await listFiles(this.blobs, root)).files;
-    for (const f of files) {
-      const key = files.length === 1 && root.endsWith(`/${f.path}`) ? root : `${root}/${f.path}`;
-      await builder.addFile(f.path, (await this.blobs.get(key)).body);
-    }
+    for (const f of files) await builder.addFile(f.path, (await this.blobs.get(fileKey(root, files, f.path))).body);
     return files;
   }
 
@@ -176,7 +169,7 @@ export class DatasetService {
 
   async pinHolder(key: string): Promise<string | null> {
     if (key === '') return null;
-    const root = await this.sql.pinnedAt(key, ancestorsOf(key));
+    const root = await this.sql.pinnedAt(key);
     return root === undefined ? null : `a dataset version (files at '${root}')`;
   }
 }

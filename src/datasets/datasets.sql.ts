@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Db, SqlValue } from '../store/sql/index.js';
+import { placeholders, storageRootAt, type Db, type SqlValue } from '../store/sql/index.js';
 import type { DatasetVersion } from './types.js';
 
 interface Row {
@@ -35,7 +35,6 @@ const toVersion = (r: Row): DatasetVersion => ({
 /** A 31-bit advisory-lock key from a name. */
 const lockKey = (name: string) => createHash('sha256').update(name).digest().readUInt32BE(0) >>> 1;
 
-const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
 /** Dataset versions: content-addressed per (project, name); numbers count up per name. */
 export class DatasetSql {
@@ -97,14 +96,7 @@ export class DatasetSql {
   }
 
   /** A dataset version's storage root at, above or below `key`. */
-  async pinnedAt(key: string, ancestors: string[]): Promise<string | undefined> {
-    const c = this.db.dialect.bytewise;
-    const row = await this.db.get<{ storage_root: string }>(
-      `SELECT storage_root FROM dataset_versions WHERE storage_root${c} IN (${placeholders(ancestors.length)})
-       OR (storage_root${c} >= ? AND storage_root${c} < ?) LIMIT 1`,
-      // Everything below `key/`: '0' is the character after '/'.
-      [...ancestors, `${key}/`, `${key}0`],
-    );
-    return row?.storage_root;
+  pinnedAt(key: string): Promise<string | undefined> {
+    return storageRootAt(this.db, 'dataset_versions', key);
   }
 }

@@ -6,6 +6,6 @@ export { SigningKeys, type SigningKeySource } from './signing.js';
 export { registryRoutes } from './registry.routes.js';
 export { governanceRoutes } from './governance.routes.js';
 export { manifestDigest } from './manifest.js';
-export { listFiles, readBlob, storageKeyOf, ancestorsOf } from './registration.js';
+export { fileKey, listFiles, parseRunsUri, readBlob, runArtifactKey, storageKeyOf } from './registration.js';
 export { sortManifest } from './manifest.js';
 export { planRetention, type RetentionDeletion, type RetentionVersion } from './retention.js';

@@ -1,5 +1,5 @@
 import { AppError } from '../errors/index.js';
-import { uniquely, type Db, type SqlExecutor, type SqlValue } from '../store/sql/index.js';
+import { placeholders, uniquely, type Db, type SqlExecutor, type SqlValue } from '../store/sql/index.js';
 import { compareSql, type Clause, type KeyValue, type OrderTerm } from '../tracking/index.js';
 import type { ModelEvent, RegisteredModel } from './types.js';
 
@@ -14,7 +14,6 @@ interface ModelRow {
 
 const MODEL_COLUMNS = 'm.model_id, m.project_id, m.name, m.description, m.creation_time, m.last_update_time';
 const ORDER_COLUMNS: Record<string, string> = { name: 'm.name', creation_timestamp: 'm.creation_time', last_updated_timestamp: 'm.last_update_time' };
-const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
 function groupBy<T extends { model_id: number }>(rows: T[]): Map<number, T[]> {
   const map = new Map<number, T[]>();

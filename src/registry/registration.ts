@@ -1,4 +1,4 @@
-import { proxiedRoot } from '../artifacts/index.js';
+import { checkArtifactPath, proxiedRoot } from '../artifacts/index.js';
 import { AppError, invalidParam } from '../errors/index.js';
 import type { BlobStore } from '../store/blob/index.js';
 import type { ManifestFile } from './types.js';
@@ -61,6 +61,7 @@ export async function hashFiles(blobs: BlobStore, root: string, expected: readon
       for await (const chunk of body) size += (chunk as Buffer).length;
       found.push({ path: f.path, size, sha256: info.sha256 });
     } catch (err) {
+      if (err instanceof AppError && err.code === 'RESOURCE_DOES_NOT_EXIST') continue; // reported as missing
       if (!(err instanceof AppError && err.code === 'ARTIFACT_INTEGRITY_ERR')) throw err;
       found.push({ path: f.path, size: f.size, sha256: `unreadable: ${err.message}` });
     }
@@ -78,8 +79,13 @@ export function storageKeyOf(uri: string, what = 'model version source'): string
   );
 }
 
-/** Prefixes that would contain `key`: itself and each ancestor directory. */
-export function ancestorsOf(key: string): string[] {
-  const parts = key.split('/').filter((p) => p !== '');
-  return parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+/** `runs:/<run_id>/<path>`: the run id and the path below it, or undefined for other URIs. */
+export function parseRunsUri(uri: string): { runId: string; path: string } | undefined {
+  const m = /^runs:\/([^/]+)(?:\/(.*))?$/.exec(uri);
+  return m ? { runId: m[1]!, path: checkArtifactPath(m[2] ?? '') } : undefined;
+}
+
+/** The blob key of `path` (already checked) inside a run's artifact root. */
+export function runArtifactKey(artifactUri: string, path: string, what: string): string {
+  return [storageKeyOf(artifactUri, what), path].filter((p) => p !== '').join('/');
 }

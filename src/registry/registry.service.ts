@@ -1,4 +1,3 @@
-import { checkArtifactPath } from '../artifacts/index.js';
 import { AppError, invalidParam, notFound } from '../errors/index.js';
 import type { BlobStore } from '../store/blob/index.js';
 import type { Db } from '../store/sql/index.js';
@@ -9,7 +8,7 @@ import {
 import { compareManifest, manifestDigest, sortManifest, type ManifestProblem } from './manifest.js';
 import { extractSignature } from './model-signature.js';
 import { modelNotFound, ModelSql } from './models.sql.js';
-import { ancestorsOf, fileKey, hashFiles, listFiles, readBlob, storageKeyOf } from './registration.js';
+import { fileKey, hashFiles, listFiles, parseRunsUri, readBlob, storageKeyOf } from './registration.js';
 import { planRetention } from './retention.js';
 import type { RetentionRules } from './policy.service.js';
 import { nextSemver } from './semver.js';
@@ -113,7 +112,7 @@ export class RegistryService {
   /** What holds the files at `key`, for the artifact proxy's pin check; null when nothing does. */
   async pinHolder(key: string): Promise<string | null> {
     if (key === '') return null;
-    const root = await this.versions.pinnedAt(key, ancestorsOf(key));
+    const root = await this.versions.pinnedAt(key);
     return root === undefined ? null : `a registered model version (files at '${root}')`;
   }
 
@@ -253,16 +252,16 @@ export class RegistryService {
       const v = await this.resolveModelUri(projectId, source);
       return { root: v.storageRoot, runId: req.runId ?? (v.runId || undefined), loggedModelId };
     } else {
-      const runs = /^runs:\/([^/]+)(?:\/(.*))?$/.exec(source);
-      if (runs && runId && runId !== runs[1]) throw invalidParam(`Invalid model version source '${source}': run_id ${runId} is not the source's run ${runs[1]}.`);
-      runId ??= runs?.[1];
+      const runs = parseRunsUri(source);
+      if (runs && runId && runId !== runs.runId) throw invalidParam(`Invalid model version source '${source}': run_id ${runId} is not the source's run ${runs.runId}.`);
+      runId ??= runs?.runId;
       if (!runId) {
         // mlflow-artifacts:/<exp>/<run>/artifacts/...: the run is named by the path.
         const [, second, third] = storageKeyOf(source).split('/');
         if (third === 'artifacts' && second) runId = second;
       }
       const runRoot = runId ? storageKeyOf((await this.tracking.getRun(runId)).info.artifactUri) : undefined;
-      root = runs ? [runRoot!, checkArtifactPath(runs[2] ?? '')].filter((p) => p !== '').join('/') : storageKeyOf(source);
+      root = runs ? [runRoot!, runs.path].filter((p) => p !== '').join('/') : storageKeyOf(source);
       if (!runRoot || (root !== runRoot && !root.startsWith(`${runRoot}/`))) {
         throw invalidParam(`Invalid model version source '${source}': the files must be a run's artifacts (runs:/<run_id>/<path>) or a logged model's (models:/<model_id>).`);
       }

@@ -1,4 +1,4 @@
-import type { Db, SqlExecutor, SqlValue } from '../store/sql/index.js';
+import { placeholders, storageRootAt, type Db, type SqlExecutor, type SqlValue } from '../store/sql/index.js';
 import { compareSql, type Clause, type KeyValue, type OrderTerm } from '../tracking/index.js';
 import { DELETED_STAGE, type ModelVersion, type Stage } from './types.js';
 
@@ -35,7 +35,6 @@ const VERSION_SELECT = `SELECT v.*, m.name FROM model_versions v JOIN registered
 const ORDER_COLUMNS: Record<string, string> = {
   name: 'm.name', version_number: 'v.version', creation_timestamp: 'v.creation_time', last_updated_timestamp: 'v.last_update_time',
 };
-const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
 /**
  * `narrowed`: another clause already picks a few versions (a name or run id), so each is checked
@@ -181,15 +180,8 @@ export class VersionSql {
   }
 
   /** A live version's storage root at, above or below `key`, if any: writing there would change its files. */
-  async pinnedAt(key: string, ancestors: string[]): Promise<string | undefined> {
-    const c = this.db.dialect.bytewise;
-    const row = await this.db.get<{ storage_root: string }>(
-      `SELECT storage_root FROM model_versions WHERE storage_root${c} IN (${placeholders(ancestors.length)})
-       OR (storage_root${c} >= ? AND storage_root${c} < ?) LIMIT 1`,
-      // Everything below `key/`: '0' is the character after '/'.
-      [...ancestors, `${key}/`, `${key}0`],
-    );
-    return row?.storage_root;
+  pinnedAt(key: string): Promise<string | undefined> {
+    return storageRootAt(this.db, 'model_versions', key);
   }
 
   /** Every live version's storage root: what the garbage collector must keep. */

@@ -1,5 +1,5 @@
 import { invalidParam } from '../errors/index.js';
-import { insertRows, type Db, type SqlExecutor, type SqlValue } from '../store/sql/index.js';
+import { insertRows, placeholders, type Db, type SqlExecutor, type SqlValue } from '../store/sql/index.js';
 import { decodeChunk, encodeChunk, mergeChunks, seriesLength, sliceSeries, startAfter, type Point, type Series } from './metric-chunks.js';
 import type { Batch, DatasetInput, KeyValue, Metric, Run, RunRef } from './types.js';
 import { lastPerKey } from './validation.js';
@@ -20,10 +20,6 @@ export function metricOf(row: MetricRow): Metric {
 /** NaN is stored as value 0 with is_nan = 1 (SQLite turns a NaN REAL into NULL). */
 function metricColumns(m: Metric): [number, number] {
   return Number.isNaN(m.value) ? [1, 0] : [0, m.value];
-}
-
-function placeholders(n: number): string {
-  return new Array(n).fill('?').join(', ');
 }
 
 async function writeParams(tx: SqlExecutor, run: RunRef, params: KeyValue[]): Promise<void> {

@@ -1,4 +1,5 @@
 import type { SqlExecutor, SqlValue } from './db.js';
+import { placeholders } from './text.js';
 
 const CHUNK_ROWS = 200;
 
@@ -14,7 +15,7 @@ export async function insertRows(
   rows: readonly (readonly SqlValue[])[],
   suffix = '',
 ): Promise<void> {
-  const tuple = `(${new Array(width).fill('?').join(', ')})`;
+  const tuple = `(${placeholders(width)})`;
   for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
     const chunk = rows.slice(start, start + CHUNK_ROWS);
     const params: SqlValue[] = [];
