@@ -23,6 +23,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   datasets: async () => (await import('./datasets.js')).datasetsCommand,
   lineage: async () => (await import('./lineage.js')).lineageCommand,
   gc: async () => (await import('./gc.js')).gcCommand,
+  deploy: async () => (await import('./deployments.js')).deployCommand,
+  deployments: async () => (await import('./deployments.js')).deploymentsCommand,
+  serve: async () => (await import('./serve.js')).serveCommand,
 };
 
 const HELP = `capstan — one service for the ML lifecycle
@@ -46,6 +49,9 @@ commands:
   datasets      register | list | get | link  (versioned by content, with schema and profile)
   lineage       model | dataset  (runs, datasets and model versions; --mermaid for a flowchart)
   gc            apply retention, then remove unreferenced artifact files (--dry-run; owners only)
+  deploy        -f deployment.yaml  (create or replace a deployment; canary rollouts, shadows, batching)
+  deployments   list | get | set-traffic | rollback | promote | events | predictions | delete
+  serve         MODEL.onnx  (serve one ONNX file over V2 and V1 on its own, no database)
 
 Client commands take --url (or CAPSTAN_URL), --token (or CAPSTAN_TOKEN, else the stored login)
 and --project (or CAPSTAN_PROJECT).

@@ -1,5 +1,5 @@
 import type { NewTokenRequest, WireAccount, WireAuditEvent, WireAuditVerdict, WireProject, WireSecret, WireToken } from './access.client.js';
-import { DatasetsClient } from './datasets.client.js';
+import { ServingClient } from './serving.client.js';
 import { UploadBody } from './registry.client.js';
 
 /** Typed HTTP client for Capstan's API, used by the CLI and by users' TypeScript code. */
@@ -79,7 +79,7 @@ export interface WireGcReport {
   bytes_removed: number;
 }
 
-export class CapstanClient extends DatasetsClient {
+export class CapstanClient extends ServingClient {
   private readonly base: string;
   private readonly doFetch: typeof fetch;
 

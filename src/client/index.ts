@@ -8,3 +8,4 @@ export {
   DATASET_ACCESS_LEVELS, DATASET_FORMATS, type DatasetAccessLevel, type DatasetFormat, type RegisterDatasetRequest, type WireColumnProfile, type WireDatasetVersion,
   type WireLineageGraph, type WireLineageNode,
 } from './datasets.client.js';
+export * from './serving.client.js';

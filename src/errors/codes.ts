@@ -23,6 +23,12 @@ export const ERROR_CODES = {
   ARTIFACT_INTEGRITY_ERR: { status: 500, doc: 'A stored blob no longer matches the sha256 recorded when it was written.' },
   POLICY_DENIED: { status: 403, doc: 'A promotion gate of the project denied the alias or stage change; details name each failed rule.' },
   ARTIFACT_PINNED: { status: 409, doc: 'The artifact belongs to a registered model version or dataset version and cannot be changed.' },
+  MODEL_INPUT_INVALID: { status: 400, doc: 'An inference request does not fit the model: an input name, datatype, shape or data element is wrong; the message names the input.' },
+  MODEL_NOT_READY: { status: 503, doc: 'The model exists but is loading, draining or failed to load; retry after the time in Retry-After.' },
+  MODEL_OVERLOADED: { status: 429, doc: "The model's request queue is full (load shedding); retry after the time in Retry-After." },
+  MODEL_TIMEOUT: { status: 504, doc: 'The inference did not finish within serving.request_timeout_ms (queue wait included).' },
+  MODEL_CIRCUIT_OPEN: { status: 503, doc: "The model version failed repeatedly and its circuit breaker is open; retry after the time in Retry-After." },
+  MODEL_INFERENCE_ERR: { status: 500, doc: 'The model runtime failed on this request; other models keep serving. The message carries the runtime\'s reason.' },
   MODEL_TRAIN_ERR: { status: 500, doc: 'A training step failed; details name the run and step.' },
   PIPELINE_STEP_ERR: { status: 500, doc: 'A pipeline step failed; details name the pipeline run and step.' },
 } as const satisfies Record<string, { status: number; doc: string }>;

@@ -7,7 +7,7 @@ import type { RateLimiter } from './rate-limit.js';
 
 export const PROJECT_HEADER = 'x-capstan-project';
 /** `/projects/<name>/api/...`: for clients that cannot add a header (MLflow's tracking URI). */
-const PROJECT_PREFIX = /^\/projects\/([a-z0-9][a-z0-9._-]{0,62})(\/(?:api|ajax-api)\/.*)$/;
+const PROJECT_PREFIX = /^\/projects\/([a-z0-9][a-z0-9._-]{0,62})(\/(?:api|ajax-api|v1|v2)(?:\/.*)?)$/;
 
 export interface RequestAccess {
   /** Authentication off: every request acts as the local admin (only allowed on loopback). */
@@ -50,7 +50,8 @@ export async function admitRequest(request: FastifyRequest, ra: RequestAccess): 
     if (credentials.kind === 'basic') request.claimedName = credentials.username;
     request.principal = await ra.authenticator.authenticate(credentials);
     secretValues.add(credentials.kind === 'bearer' ? credentials.token : credentials.password);
-    ra.limiter.take(`principal:${request.principal.id}`);
+    // Inference has its own limits (per deployment and per caller, serving.caller_rate_per_second).
+    if (route.tag !== 'inference') ra.limiter.take(`principal:${request.principal.id}`);
   }
   const named = (request.headers[PROJECT_HEADER] as string | undefined) ?? (request.raw as RawWithProject).capstanProject;
   if (named) request.project = await ra.access.project(named);

@@ -51,6 +51,7 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
   if (status >= 500) request.log.error({ err, error_code: appError.code }, 'request failed');
   else request.log.debug({ error_code: appError.code, msg_detail: appError.message }, 'request rejected');
   const body: Record<string, unknown> = { error_code: appError.code, message: secretValues.scrub(appError.message) };
+  if (request.routeOptions?.config?.capstanRoute?.protocolErrors) body.error = body.message;
   if (appError.details) body.details = appError.details;
   body.request_id = request.id;
   if (reply.sent) return;

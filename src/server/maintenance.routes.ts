@@ -14,6 +14,8 @@ export interface MaintenanceParts {
   datasets: DatasetService;
   policies: PolicyService;
   tracking: TrackingReferences;
+  /** Versions deployments route to, per project; retention never deletes them. */
+  deployedIn?(projectId: number): Promise<(model: string, version: number) => boolean>;
 }
 
 /** What the collector must keep, answered from every domain that owns files. */
@@ -37,7 +39,8 @@ export async function runMaintenance(parts: MaintenanceParts, opts: { dryRun: bo
   for (const projectId of await parts.policies.projectsWithPolicy()) {
     const policy = await parts.policies.current(projectId);
     if (!policy || (policy.retention.keepLast === null && policy.retention.deleteArchivedAfterDays === null)) continue;
-    for (const d of await parts.registry.applyRetention(projectId, policy.retention, opts.dryRun)) retention.push({ project_id: projectId, ...d });
+    const deployed = parts.deployedIn ? await parts.deployedIn(projectId) : undefined;
+    for (const d of await parts.registry.applyRetention(projectId, policy.retention, opts.dryRun, deployed)) retention.push({ project_id: projectId, ...d });
   }
   const gc = await collectGarbage(parts.blobs, gcReferences(parts), {
     dryRun: opts.dryRun,

@@ -18,6 +18,7 @@ import { buildApp } from './app.js';
 import type { RouteDef } from './route.js';
 import { maintenanceRoutes } from './maintenance.routes.js';
 import { systemRoutes } from './system.routes.js';
+import { createServing } from '../serving/index.js';
 import { capstanVersion } from './version.js';
 
 export interface Platform {
@@ -89,6 +90,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
   const artifacts = new ArtifactService(proxied);
 
   const metrics = new ServerMetrics();
+  const serving = createServing({ config, db, registry, blobs, audit, logger, metrics: metrics.registry, serverVersion: capstanVersion() });
   let draining = false;
   const routes: RouteDef[] = [];
   routes.push(
@@ -100,7 +102,8 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     ...registryRoutes(registry, promotion),
     ...governanceRoutes(registry, promotion, policies),
     ...datasetRoutes(datasets, tracking, registry, new Lineage(db, registry, datasets, tracking)),
-    ...maintenanceRoutes({ blobs, registry, datasets, policies, tracking: new TrackingReferences(db) }),
+    ...maintenanceRoutes({ blobs, registry, datasets, policies, tracking: new TrackingReferences(db), deployedIn: (id) => serving.deployedIn(id) }),
+    ...serving.routes,
     ...accessRoutes(access.service, access.secrets, audit),
   );
   const app = await buildApp({
@@ -108,11 +111,14 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     maxBodyBytes: config['server.max_body_bytes'], maxHeaderBytes: config['server.max_header_bytes'], trustProxy: config['server.trust_proxy'],
   });
 
+  await serving.start();
+
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
       draining = true;
       await app.close();
+      await serving.close();
       await access.close();
       await blobs.close();
       await db.close();

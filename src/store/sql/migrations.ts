@@ -347,4 +347,50 @@ export const MIGRATIONS: readonly Migration[] = [
       )${clustered}`,
     ],
   },
+  {
+    version: 4,
+    name: 'serving',
+    statements: ({ types: t }) => [
+      // A deployment is its spec (JSON) plus the rollout's live state. revision grows on every change
+      // so each replica notices a change by polling (deployment_id, revision).
+      `CREATE TABLE deployments (
+        deployment_id ${t.id},
+        project_id ${t.bigint} NOT NULL,
+        name ${t.text} NOT NULL,
+        spec ${t.text} NOT NULL,
+        revision ${t.bigint} NOT NULL,
+        rollout ${t.text} NOT NULL,
+        created_time ${t.bigint} NOT NULL,
+        updated_time ${t.bigint} NOT NULL,
+        updated_by ${t.text} NOT NULL,
+        UNIQUE (project_id, name)
+      )`,
+      // Every traffic change and canary decision, newest last.
+      `CREATE TABLE deployment_events (
+        event_id ${t.id},
+        deployment_id ${t.bigint} NOT NULL,
+        time ${t.bigint} NOT NULL,
+        actor ${t.text} NOT NULL,
+        kind ${t.text} NOT NULL,
+        detail ${t.text} NOT NULL
+      )`,
+      'CREATE INDEX deployment_events_by_deployment ON deployment_events (deployment_id, event_id)',
+      // Sampled requests and answers (and every shadow answer) for monitoring.
+      `CREATE TABLE prediction_logs (
+        log_id ${t.id},
+        project_id ${t.bigint} NOT NULL,
+        deployment ${t.text} NOT NULL,
+        model ${t.text} NOT NULL,
+        version ${t.text} NOT NULL,
+        role ${t.text} NOT NULL,
+        request_id ${t.text} NOT NULL,
+        time ${t.bigint} NOT NULL,
+        latency_ms ${t.double} NOT NULL,
+        inputs ${t.text} NOT NULL,
+        outputs ${t.text} NOT NULL
+      )`,
+      'CREATE INDEX prediction_logs_by_deployment ON prediction_logs (project_id, deployment, time)',
+      'CREATE INDEX prediction_logs_by_request ON prediction_logs (request_id)',
+    ],
+  },
 ];

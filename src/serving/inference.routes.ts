@@ -1,0 +1,164 @@
+import type { FastifyRequest } from 'fastify';
+import { AppError, notFound } from '../errors/index.js';
+import { defineRoute, type RouteContext, type RouteDef } from '../server/route.js';
+import { onDeployment } from './deployments.routes.js';
+import { needsLosslessParse, parseJsonLossless } from './json-lossless.js';
+import type { LiveDeployment } from './live-deployment.js';
+import type { ServedModel } from './served-model.js';
+import type { ServingRuntime } from './serving.runtime.js';
+import { decodeInferenceRequest, decodeRequestDocument, encodeInferenceResponse, wantsBinaryOutput } from './tensor-codec.js';
+import type { Tensor } from './types.js';
+import { decodeV1, encodeV1 } from './v1-codec.js';
+
+export interface InferenceLimits {
+  maxRequestBytes: number;
+  maxElements: number;
+  serverVersion: string;
+}
+
+const PROBE = 'Kubernetes probes call these without credentials; they reveal no model data.';
+export const EXTENSIONS = ['binary_tensor_data', 'parameters', 'statistics'];
+
+/** Reads a raw body up to `limit` bytes (413 beyond). */
+async function readBody(request: FastifyRequest, limit: number): Promise<Buffer> {
+  const declared = Number(request.headers['content-length']);
+  if (declared > limit) throw new AppError('PAYLOAD_TOO_LARGE', `The request body is ${declared} bytes; serving.max_request_bytes allows ${limit}.`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request.raw) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new AppError('PAYLOAD_TOO_LARGE', `The request body exceeds serving.max_request_bytes (${limit} bytes).`);
+    chunks.push(chunk as Buffer);
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+}
+
+function headerLengthOf(request: FastifyRequest): number | undefined {
+  const raw = request.headers['inference-header-content-length'];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(String(raw))) throw new AppError('BAD_REQUEST', `Inference-Header-Content-Length must be a byte count; got ${JSON.stringify(raw)}.`);
+  return n;
+}
+
+/** The model that answers metadata for a deployment: the pinned version, else the heaviest target. */
+function modelOf(live: LiveDeployment, version?: string): ServedModel {
+  if (version !== undefined) {
+    const t = [...live.table.targets, ...live.table.shadows].find((x) => String(x.version) === version);
+    if (!t) throw notFound(`Deployment ${live.name} does not serve version ${version}.`);
+    return t.model;
+  }
+  return [...live.table.targets].sort((a, b) => b.spec.weight - a.spec.weight)[0].model;
+}
+
+function tensorSpecs(specs: ServedModel['inputs']) {
+  return specs.map((s) => ({ name: s.name, datatype: s.datatype, shape: s.shape }));
+}
+
+/** Selects and orders the outputs a V2 request asked for. */
+function selectOutputs(all: Tensor[], wanted: { name: string }[] | undefined, model: ServedModel): Tensor[] {
+  if (!wanted) return all;
+  return wanted.map((w) => {
+    const t = all.find((o) => o.name === w.name);
+    if (!t) throw new AppError('MODEL_INPUT_INVALID', `Output '${w.name}' is not an output of the model (it has ${model.outputs.map((o) => o.name).join(', ')}).`);
+    return t;
+  });
+}
+
+/** Open Inference Protocol V2 and V1 `:predict` on deployments: `/v2/models/{deployment}/infer`. */
+export function inferenceRoutes(runtime: ServingRuntime, limits: InferenceLimits): RouteDef[] {
+  const live = (ctx: RouteContext, name: string) => {
+    const d = runtime.find(ctx.project.projectId, name);
+    if (!d) throw notFound(`No deployment named '${name}' in this project.`);
+    return d;
+  };
+  const ready = (i: Record<string, any>, ctx: RouteContext) => {
+    const model = modelOf(live(ctx, i.name), i.version);
+    if (!model.isReady) throw new AppError('MODEL_NOT_READY', `Model ${model.name} version ${model.version} is ${model.state}${model.reason ? `: ${model.reason}` : ''}.`, { details: { retry_after_seconds: 1 } });
+    return { name: i.name, ready: true };
+  };
+  const metadata = (i: Record<string, any>, ctx: RouteContext) => {
+    const d = live(ctx, i.name);
+    const model = modelOf(d, i.version);
+    const versions = [...new Set([...d.table.targets, ...d.table.shadows].map((t) => String(t.version)))];
+    return { name: i.name, versions, platform: 'onnx_onnxv1', inputs: tensorSpecs(model.inputs), outputs: tensorSpecs(model.outputs), properties: { model: model.name, version: model.version, state: model.state } };
+  };
+  const infer = async (i: Record<string, any>, ctx: RouteContext) => {
+    const body = await readBody(ctx.request, limits.maxRequestBytes);
+    const request = decodeInferenceRequest(body, headerLengthOf(ctx.request), limits.maxElements);
+    const answer = await runtime.infer({
+      projectId: ctx.project.projectId, deployment: i.name, version: i.version, inputs: request.inputs,
+      header: (h) => ctx.request.headers[h] as string | undefined, requestId: ctx.request.id, caller: ctx.principal.id,
+    });
+    const outputs = selectOutputs(answer.outputs, request.outputs, answer.model);
+    const binary = new Set(outputs.filter((o) => wantsBinaryOutput(request, o.name)).map((o) => o.name));
+    const encoded = encodeInferenceResponse({ modelName: i.name, modelVersion: answer.model.version, id: request.id, outputs }, binary);
+    const reply = ctx.reply.header('x-capstan-target', answer.target);
+    if (encoded.headerLength !== undefined) reply.header('inference-header-content-length', String(encoded.headerLength)).type('application/octet-stream');
+    else reply.type('application/json');
+    return reply.send(encoded.body);
+  };
+  const stats = (i: Record<string, any>, ctx: RouteContext) => {
+    const d = live(ctx, i.name);
+    return {
+      model_stats: [...d.table.targets, ...d.table.shadows].map((t) => ({
+        name: i.name, version: t.model.version, target: t.spec.name, last_inference: t.model.stats.lastInference,
+        inference_count: t.model.stats.inferenceCount, execution_count: t.model.stats.executionCount,
+        inference_stats: { success: { count: t.model.stats.success, ns: Math.round(t.model.stats.computeMs * 1e6) }, fail: { count: t.model.stats.fail }, queue: { count: t.model.stats.success, ns: Math.round(t.model.stats.queueMs * 1e6) } },
+      })),
+    };
+  };
+  const predict = async (i: Record<string, any>, ctx: RouteContext) => {
+    const text = (await readBody(ctx.request, limits.maxRequestBytes)).toString('utf8');
+    let doc: unknown;
+    try {
+      doc = needsLosslessParse(text) ? parseJsonLossless(text) : JSON.parse(text);
+    } catch (err) {
+      throw err instanceof AppError ? err : new AppError('BAD_REQUEST', `Malformed JSON body: ${(err as Error).message}`);
+    }
+    const model = modelOf(live(ctx, i.name));
+    if (!model.isReady) ready(i, ctx);
+    const v1 = decodeV1(doc, model.inputs);
+    const { inputs } = decodeRequestDocument({ inputs: v1.inputs }, limits.maxElements);
+    const answer = await runtime.infer({
+      projectId: ctx.project.projectId, deployment: i.name, inputs, header: (h) => ctx.request.headers[h] as string | undefined, requestId: ctx.request.id, caller: ctx.principal.id,
+    });
+    return ctx.reply.header('x-capstan-target', answer.target).type('application/json').send(encodeV1(v1.format, answer.outputs));
+  };
+  const read = onDeployment('read');
+  const v2 = (path: string, summary: string, handler: (i: Record<string, any>, ctx: RouteContext) => unknown, method: 'GET' | 'POST' = 'GET', rawBody = false) => [
+    defineRoute({ method, path: `/v2/models/:name${path}`, tag: 'inference', summary, access: read, rawBody, protocolErrors: true, handler: async (i, ctx) => handler(i, ctx) }),
+    defineRoute({ method, path: `/v2/models/:name/versions/:version${path}`, tag: 'inference', summary: `${summary} (one version)`, access: read, rawBody, protocolErrors: true, handler: async (i, ctx) => handler(i, ctx) }),
+  ];
+  return [
+    defineRoute({ method: 'GET', path: '/v2/health/live', tag: 'inference', summary: 'V2 server liveness', access: { public: PROBE }, protocolErrors: true, handler: async () => ({ live: true }) }),
+    defineRoute({
+      method: 'GET', path: '/v2/health/ready', tag: 'inference', summary: 'V2 server readiness: every routed model version is ready (503 otherwise)', access: { public: PROBE }, protocolErrors: true,
+      handler: async () => {
+        const waiting = runtime.deployments().flatMap((d) => d.table.targets.filter((t) => t.spec.weight > 0 && !t.model.isReady).map((t) => `${d.name}/${t.spec.name} (${t.model.state})`));
+        if (waiting.length) throw new AppError('MODEL_NOT_READY', `Not ready: ${waiting.join(', ')}.`, { details: { retry_after_seconds: 1 } });
+        return { ready: true };
+      },
+    }),
+    defineRoute({
+      method: 'GET', path: '/v2', tag: 'inference', summary: 'V2 server metadata', access: { public: PROBE }, protocolErrors: true,
+      handler: async () => ({ name: 'capstan', version: limits.serverVersion, extensions: EXTENSIONS }),
+    }),
+    defineRoute({
+      method: 'GET', path: '/v2/models', tag: 'inference', summary: "The project's deployments (V2 model names)", protocolErrors: true,
+      access: { action: 'read', resource: (_i, ctx) => ({ kind: 'deployment', projectId: ctx.project.projectId }) },
+      handler: async (_i, ctx) => ({ models: runtime.deployments().filter((d) => d.projectId === ctx.project.projectId).map((d) => d.name) }),
+    }),
+    ...v2('', 'V2 model metadata: inputs and outputs with datatypes and shapes', metadata),
+    ...v2('/ready', 'V2 model readiness (503 while loading, draining or failed)', ready),
+    ...v2('/stats', 'Inference statistics per version (Triton statistics extension)', stats),
+    ...v2('/infer', 'V2 inference (JSON or binary tensors)', infer, 'POST', true),
+    defineRoute({
+      method: 'GET', path: '/v1/models', tag: 'inference', summary: "The project's deployments (V1)", protocolErrors: true,
+      access: { action: 'read', resource: (_i, ctx) => ({ kind: 'deployment', projectId: ctx.project.projectId }) },
+      handler: async (_i, ctx) => ({ models: runtime.deployments().filter((d) => d.projectId === ctx.project.projectId).map((d) => d.name) }),
+    }),
+    defineRoute({ method: 'GET', path: '/v1/models/:name', tag: 'inference', summary: 'V1 model readiness', access: read, protocolErrors: true, handler: async (i, ctx) => ready(i, ctx) }),
+    defineRoute({ method: 'POST', path: '/v1/models/:name::predict', tag: 'inference', summary: 'V1 prediction (instances or inputs)', access: read, rawBody: true, protocolErrors: true, handler: predict }),
+  ];
+}

@@ -1,0 +1,95 @@
+import { availableParallelism } from 'node:os';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { AuditLog } from '../access/index.js';
+import type { Config } from '../config/index.js';
+import type { RegistryService } from '../registry/index.js';
+import type { RouteDef } from '../server/route.js';
+import type { BlobStore } from '../store/blob/index.js';
+import type { Db } from '../store/sql/index.js';
+import { CanaryController } from './canary-controller.js';
+import { parseDeploymentSpec } from './deployment-spec.js';
+import { DeploymentService } from './deployments.service.js';
+import { deploymentRoutes } from './deployments.routes.js';
+import { DeploymentsSql } from './deployments.sql.js';
+import { inferenceRoutes } from './inference.routes.js';
+import { ModelSource } from './model-source.js';
+import { PredictionLog } from './prediction-log.js';
+import { ServingMetrics } from './serving-metrics.js';
+import { ServingRuntime } from './serving.runtime.js';
+import { MemoryTokenBuckets, RedisTokenBuckets, type TokenBuckets } from './token-bucket.js';
+import { WorkerPool } from './worker-pool.js';
+
+export interface ServingDeps {
+  config: Config;
+  db: Db;
+  registry: RegistryService;
+  blobs: BlobStore;
+  audit: AuditLog;
+  logger: Logger;
+  metrics: Registry;
+  serverVersion: string;
+}
+
+export interface Serving {
+  routes: RouteDef[];
+  runtime: ServingRuntime;
+  deployments: DeploymentService;
+  /** Which versions of a project a deployment routes to or shadows (by number or through an alias): retention keeps them. */
+  deployedIn(projectId: number): Promise<(model: string, version: number) => boolean>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Inference threads: serving.workers, or one per core less the HTTP thread's. */
+export function workerCount(config: Config): number {
+  return config['serving.workers'] || Math.max(1, availableParallelism() - 1);
+}
+
+export function createServing(deps: ServingDeps): Serving {
+  const { config, db, logger } = deps;
+  const sql = new DeploymentsSql(db);
+  const service = new DeploymentService(db, sql, deps.audit);
+  const pool = new WorkerPool({
+    size: workerCount(config), intraOpThreads: config['serving.intra_op_threads'],
+    executionProviders: config['serving.execution_providers'].split(',').map((s) => s.trim()).filter(Boolean),
+  });
+  const redis = config['redis.url'] ? new Redis(config['redis.url'], { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false }) : null;
+  redis?.on('error', () => undefined); // reported through onError below; ioredis reconnects by itself
+  const buckets: TokenBuckets = redis
+    ? new RedisTokenBuckets(redis, { onError: (err) => logger.warn({ err }, 'Redis unavailable; rate limits fall back to this process') })
+    : new MemoryTokenBuckets();
+  const predictions = new PredictionLog(db, logger);
+  const runtime = new ServingRuntime(sql, new ModelSource(deps.registry, deps.blobs), pool, buckets, predictions, logger, {
+    pollMs: config['serving.poll_ms'], breakerFailures: config['serving.breaker_failures'], breakerCooldownMs: config['serving.breaker_cooldown_ms'],
+    tokenRatePerSecond: config['serving.caller_rate_per_second'], tokenBurst: config['serving.caller_burst'] || 2 * config['serving.caller_rate_per_second'],
+  });
+  runtime.metrics = new ServingMetrics(deps.metrics, {
+    queues: () => runtime.deployments().flatMap((d) => d.models().map((m) => [d.name, m.name, m.version, m.queueDepth, m.isReady ? 1 : 0] as [string, string, string, number, number])),
+  });
+  const controller = new CanaryController(runtime, service, logger);
+  return {
+    routes: [...inferenceRoutes(runtime, { maxRequestBytes: config['serving.max_request_bytes'], maxElements: config['serving.max_elements'], serverVersion: deps.serverVersion }), ...deploymentRoutes(service, runtime, predictions)],
+    runtime,
+    deployments: service,
+    async deployedIn(projectId) {
+      const held = new Set<string>();
+      for (const d of await sql.list(projectId)) {
+        const spec = parseDeploymentSpec(d.spec);
+        for (const t of [...spec.targets, ...spec.shadows]) if (!t.version.startsWith('@')) held.add(`${t.model}/${t.version}`);
+      }
+      for (const d of runtime.deployments()) if (d.projectId === projectId) for (const t of [...d.table.targets, ...d.table.shadows]) held.add(`${t.model.name}/${t.version}`);
+      return (model, version) => held.has(`${model}/${version}`);
+    },
+    async start() {
+      await runtime.start();
+      controller.start(config['serving.canary_tick_ms']);
+    },
+    async close() {
+      controller.stop();
+      await runtime.close();
+      redis?.disconnect();
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import { timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { DEFAULT_PROJECT, LOCAL_ADMIN } from '../access/index.js';
+import { AppError } from '../errors/index.js';
+import { ServerMetrics } from '../observability/metrics.js';
+import { sendError } from '../server/errors.js';
+import { requestIdOf } from '../server/request-id.js';
+import type { RouteDef } from '../server/route.js';
+import { parseDeploymentSpec } from './deployment-spec.js';
+import { inferenceRoutes } from './inference.routes.js';
+import type { PredictionLog } from './prediction-log.js';
+import { ServingMetrics } from './serving-metrics.js';
+import { ServingRuntime } from './serving.runtime.js';
+import { MemoryTokenBuckets } from './token-bucket.js';
+import { WorkerPool } from './worker-pool.js';
+
+export interface StandaloneOptions {
+  file: string;
+  /** The V2 model name; default: the file name without `.onnx`. */
+  name?: string;
+  host: string;
+  port: number;
+  /** When set, every request but the health probes needs `Authorization: Bearer <token>`. */
+  token?: string;
+  workers: number;
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+  maxQueue: number;
+  timeoutMs: number;
+  serverVersion: string;
+  logger: Logger;
+}
+
+export interface Standalone {
+  address: string;
+  close(): Promise<void>;
+}
+
+/** Standalone serving keeps no prediction log: there is no database to write it to. */
+const NO_LOG = { add: () => undefined, flush: async () => undefined } as unknown as PredictionLog;
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(/^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '');
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+/**
+ * One ONNX file served over V2 and V1 with the same runtime, batching and protocol code as the
+ * platform, but no database, registry or accounts: for edge devices and sidecars. Without a
+ * registry there is no signature to check; the file is trusted as given.
+ */
+export async function startStandalone(opts: StandaloneOptions): Promise<Standalone> {
+  const bytes = await readFile(opts.file).catch((err: Error) => {
+    throw new AppError('INVALID_PARAMETER_VALUE', `Cannot read model file ${opts.file}: ${err.message}`);
+  });
+  const name = opts.name ?? basename(opts.file).replace(/\.onnx$/i, '');
+  const spec = parseDeploymentSpec({
+    name, model: name, targets: { default: { version: 1, weight: 100 } }, prediction_log: { sample_rate: 0 },
+    batching: { max_batch_size: opts.maxBatchSize, max_queue_delay_ms: opts.maxQueueDelayMs }, limits: { max_queue: opts.maxQueue, timeout_ms: opts.timeoutMs },
+  });
+  const pool = new WorkerPool({ size: opts.workers, executionProviders: ['cpu'], intraOpThreads: 1 });
+  const runtime = new ServingRuntime(null, null, pool, new MemoryTokenBuckets(), NO_LOG, opts.logger, { pollMs: 1000, breakerFailures: 5, breakerCooldownMs: 5000, tokenRatePerSecond: 0, tokenBurst: 0 });
+  const metrics = new ServerMetrics();
+  runtime.metrics = new ServingMetrics(metrics.registry, { queues: () => runtime.deployments().flatMap((d) => d.models().map((m) => [d.name, m.name, m.version, m.queueDepth, m.isReady ? 1 : 0] as [string, string, string, number, number])) });
+  const model = await runtime.serveLocal(DEFAULT_PROJECT.projectId, spec, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  if (!model.isReady) {
+    await runtime.close();
+    throw new AppError('INVALID_PARAMETER_VALUE', `Cannot serve ${opts.file}: ${model.reason}`);
+  }
+  const app = Fastify({ genReqId: requestIdOf, routerOptions: { ignoreTrailingSlash: true } });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+  app.setNotFoundHandler((request, reply) => sendError(new AppError('ENDPOINT_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`), request, reply));
+  const routes: RouteDef[] = inferenceRoutes(runtime, { maxRequestBytes: 64 * 1024 * 1024, maxElements: 16 * 1024 * 1024, serverVersion: opts.serverVersion });
+  for (const route of routes) {
+    app.route({
+      method: route.method, url: route.path, config: { capstanRoute: route },
+      handler: async (request: FastifyRequest, reply: FastifyReply) => {
+        if (opts.token && !('public' in route.access) && !bearerMatches(request.headers.authorization, opts.token)) {
+          throw new AppError('UNAUTHENTICATED', 'Send "Authorization: Bearer <token>" with the token this server was started with.');
+        }
+        const result = await route.handler({ ...(request.params as object) }, { principal: LOCAL_ADMIN, project: DEFAULT_PROJECT, request, reply });
+        return reply.sent ? reply : result;
+      },
+    });
+  }
+  app.get('/metrics', { config: {} }, async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  const address = await app.listen({ host: opts.host, port: opts.port });
+  return {
+    address,
+    async close() {
+      await app.close();
+      await runtime.close();
+    },
+  };
+}
