@@ -35,9 +35,9 @@ function objectSchema(fields: Fields): Record<string, unknown> {
   };
 }
 
-/** Fastify `:param` and `*` → OpenAPI `{param}`; `::` is Fastify's escaped literal colon. */
+/** Fastify `:param` and `*` → OpenAPI `{param}`. */
 function openApiPath(url: string): string {
-  return url.split('::').map((part) => part.replace(/:([A-Za-z_]\w*)/g, '{$1}')).join(':').replace(/\*$/, '{path}');
+  return url.replace(/:([A-Za-z_]\w*)/g, '{$1}').replace(/\*$/, '{path}');
 }
 
 /** What a route requires, as docs/access.md and the access matrix test read it. */

@@ -159,6 +159,15 @@ export function inferenceRoutes(runtime: ServingRuntime, limits: InferenceLimits
       handler: async (_i, ctx) => ({ models: runtime.deployments().filter((d) => d.projectId === ctx.project.projectId).map((d) => d.name) }),
     }),
     defineRoute({ method: 'GET', path: '/v1/models/:name', tag: 'inference', summary: 'V1 model readiness', access: read, protocolErrors: true, handler: async (i, ctx) => ready(i, ctx) }),
-    defineRoute({ method: 'POST', path: '/v1/models/:name::predict', tag: 'inference', summary: 'V1 prediction (instances or inputs)', access: read, rawBody: true, protocolErrors: true, handler: predict }),
+    // The V1 verb follows a colon in the last segment (`NAME:predict`), which the router cannot split.
+    defineRoute({
+      method: 'POST', path: '/v1/models/:name', tag: 'inference', summary: 'V1 prediction: POST /v1/models/NAME:predict with instances or inputs', rawBody: true, protocolErrors: true,
+      access: { action: 'read', resource: (i, ctx) => ({ kind: 'deployment', id: String(i.name).replace(/:predict$/, ''), projectId: ctx.project.projectId }) },
+      handler: async (i, ctx) => {
+        const m = /^(.+):predict$/.exec(String(i.name));
+        if (!m) throw new AppError('ENDPOINT_NOT_FOUND', `No route for POST /v1/models/${i.name}; the V1 verb is NAME:predict.`);
+        return predict({ name: m[1] }, ctx);
+      },
+    }),
   ];
 }

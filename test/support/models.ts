@@ -7,9 +7,9 @@ const PROXY = '/api/2.0/mlflow-artifacts/artifacts';
 const FIXTURES = new URL('../fixtures/onnx/', import.meta.url);
 
 /** A fixture model's bytes and (where it has one) its sidecar of examples. */
-export function fixtureModel(name: 'tabular_mlp' | 'tree_ensemble' | 'broken_canary'): { bytes: Buffer; sidecar: any } {
+export function fixtureModel(name: 'tabular_mlp' | 'tree_ensemble' | 'broken_canary' | 'dtype_echo'): { bytes: Buffer; sidecar: any } {
   const bytes = readFileSync(new URL(`${name}.onnx`, FIXTURES));
-  const sidecar = name === 'broken_canary' ? null : JSON.parse(readFileSync(new URL(`${name}.json`, FIXTURES), 'utf8'));
+  const sidecar = name === 'broken_canary' || name === 'dtype_echo' ? null : JSON.parse(readFileSync(new URL(`${name}.json`, FIXTURES), 'utf8'));
   return { bytes, sidecar };
 }
 
