@@ -94,8 +94,8 @@ interface Principal {
 /** null: the server itself (accounts, creating and deleting projects, audit); only owners act there. */
 function resourceProject(op: Operation): string | null {
   if (!op.path.startsWith('/api/capstan/')) return 'p';
-  // The registry, datasets and lineage act inside the request's project.
-  if (/^\/api\/capstan\/(registry|datasets|lineage)\//.test(op.path)) return 'p';
+  // The registry, datasets, lineage and deployments act inside the request's project.
+  if (/^\/api\/capstan\/(registry|datasets|lineage|deployments)\//.test(op.path)) return 'p';
   const onProject = op.path.startsWith('/api/capstan/projects/{project}/') || (op.path === '/api/capstan/projects/{project}' && op.method !== 'DELETE');
   return onProject ? 'p' : null;
 }
@@ -142,6 +142,7 @@ function fieldTable(t: Targets): Record<string, unknown> {
 /** Whole-body overrides for fields the table cannot give generically. */
 const OVERRIDES: Record<string, () => Record<string, unknown>> = {
   'POST /api/capstan/auth/login': () => ({ username: USER_NAME, password: USER_PASSWORD }),
+  'POST /api/capstan/deployments/set-traffic': () => ({ name: unique(), traffic: { stable: 100 } }),
 };
 
 function valueFor(name: string, schema: Schema, table: Record<string, unknown>, where: string): unknown {
@@ -182,7 +183,7 @@ const asQuery = (o: Record<string, unknown>) => Object.fromEntries(Object.entrie
 function requestFor(op: Operation, t: Targets, who: Principal): InjectOptions {
   const headers: Record<string, string> = { 'x-capstan-project': 'p', ...(who.authorization ? { authorization: who.authorization } : {}) };
   const params: Record<string, string> = {
-    project: t.project, account: t.account, token_id: t.tokenId, name: 'MY_SECRET', model_id: t.loggedModelId, tag_key: 'k', upload_id: `${Date.now()}-${randomUUID()}`,
+    project: t.project, account: t.account, token_id: t.tokenId, name: 'MY_SECRET', model_id: t.loggedModelId, tag_key: 'k', upload_id: `${Date.now()}-${randomUUID()}`, version: '1',
   };
   const url = op.path.includes('/mpu/upload/{upload_id}')
     ? t.uploadUrl
