@@ -10,7 +10,7 @@ const USAGE = `capstan serve MODEL.onnx [--name NAME] [--host 127.0.0.1] [--port
       [--workers N] [--max-batch-size 32] [--max-queue-delay-ms 0] [--max-queue 256] [--timeout-ms 10000]
   Serves one ONNX file over the Open Inference Protocol V2 (/v2/models/NAME/infer) and V1
   (/v1/models/NAME:predict), with no database. --token (or CAPSTAN_SERVE_TOKEN) requires
-  "Authorization: Bearer TOKEN" on every request but the health probes.`;
+  "Authorization: Bearer TOKEN" on every request but the health probes and /metrics.`;
 
 const OPTIONS = {
   name: { type: 'string' },

@@ -78,7 +78,7 @@ export interface WireLineageGraph {
   /** The id of the node asked about. */
   root: string;
   nodes: WireLineageNode[];
-  edges: { from: string; to: string; kind: 'input_of' | 'produced' | 'child_of' | 'serves' }[];
+  edges: { from: string; to: string; kind: 'input_of' | 'produced' | 'child_of' | 'serves'; attributes?: Record<string, unknown> }[];
   /** What the graph cannot show yet. */
   notes: string[];
 }

@@ -17,6 +17,8 @@ export interface LineageEdge {
   from: string;
   to: string;
   kind: 'input_of' | 'produced' | 'child_of' | 'serves';
+  /** For `serves`: the deployment's target name and its weight (null for a shadow). */
+  attributes?: Record<string, unknown>;
 }
 
 export interface LineageGraph {
@@ -29,7 +31,16 @@ export interface LineageGraph {
 
 const PARENT_TAG = 'mlflow.parentRunId';
 const PIPELINE_TAG = 'capstan.pipeline_run_id';
-const DEPLOYMENTS_NOTE = 'Deployments are not recorded yet: serving is not part of this release, so no deployment nodes appear.';
+
+/** A deployment that routes traffic to (or shadows) a model version, as serving reports it. */
+export interface DeploymentRef {
+  name: string;
+  target: string;
+  /** Traffic share in percent; null for a shadow. */
+  weight: number | null;
+}
+
+export type DeploymentsOf = (projectId: number, model: string, version: number) => Promise<DeploymentRef[]>;
 
 class GraphBuilder {
   private readonly nodes = new Map<string, LineageNode>();
@@ -60,7 +71,23 @@ const versionNode = (v: ModelVersion): LineageNode => ({
  * version those runs produced.
  */
 export class Lineage {
-  constructor(private readonly db: Db, private readonly registry: RegistryService, private readonly datasets: DatasetService, private readonly tracking: TrackingService) {}
+  constructor(
+    private readonly db: Db,
+    private readonly registry: RegistryService,
+    private readonly datasets: DatasetService,
+    private readonly tracking: TrackingService,
+    private readonly deploymentsOf: DeploymentsOf = async () => [],
+  ) {}
+
+  /** The version's node, with an edge to every deployment that serves it. */
+  private async addVersion(g: GraphBuilder, projectId: number, v: ModelVersion): Promise<string> {
+    const id = g.node(versionNode(v));
+    for (const d of await this.deploymentsOf(projectId, v.name, v.version)) {
+      const dep = g.node({ id: `deployment:${d.name}`, kind: 'deployment', label: d.name, attributes: {} });
+      g.edge({ from: id, to: dep, kind: 'serves', attributes: { target: d.target, weight: d.weight } });
+    }
+    return id;
+  }
 
   private async addRun(g: GraphBuilder, projectId: number, runId: string, depth = 0): Promise<string | null> {
     // A parent tag can name any run id: only runs of this project join the graph.
@@ -85,12 +112,12 @@ export class Lineage {
 
   async ofModel(projectId: number, v: ModelVersion): Promise<LineageGraph> {
     const g = new GraphBuilder();
-    const root = g.node(versionNode(v));
+    const root = await this.addVersion(g, projectId, v);
     if (v.runId && v.runId !== 'REDACTED-RUN-ID') {
       const runId = await this.addRun(g, projectId, v.runId);
       if (runId) g.edge({ from: runId, to: root, kind: 'produced' });
     }
-    return g.build(root, [DEPLOYMENTS_NOTE]);
+    return g.build(root, []);
   }
 
   async ofDataset(projectId: number, name: string, version: number): Promise<LineageGraph> {
@@ -109,10 +136,10 @@ export class Lineage {
       g.edge({ from: root, to: id, kind: 'input_of' });
       const versions = await this.registry.searchVersions(projectId, { filter: `run_id = '${runId}'`, maxResults: 1000 });
       for (const v of versions.items) {
-        g.edge({ from: id, to: g.node(versionNode(v)), kind: 'produced' });
+        g.edge({ from: id, to: await this.addVersion(g, projectId, v), kind: 'produced' });
       }
     }
-    return g.build(root, [DEPLOYMENTS_NOTE]);
+    return g.build(root, []);
   }
 }
 
@@ -125,10 +152,12 @@ export function lineageMermaid(graph: LineageGraph): string {
     if (n.kind === 'dataset_version' || n.kind === 'dataset') return `[(${label})]`;
     if (n.kind === 'model_version') return `[[${label}]]`;
     if (n.kind === 'pipeline_run') return `{{${label}}}`;
+    if (n.kind === 'deployment') return `>${label}]`;
     return `(${label})`;
   };
   const lines = ['flowchart LR'];
   for (const n of graph.nodes) lines.push(`  ${ids.get(n.id)}${shape(n)}`);
-  for (const e of graph.edges) lines.push(`  ${ids.get(e.from)} -->|${e.kind}| ${ids.get(e.to)}`);
+  const edgeLabel = (e: LineageEdge) => (e.kind === 'serves' && e.attributes ? `serves ${e.attributes.target} ${e.attributes.weight === null ? 'shadow' : `${e.attributes.weight}%`}` : e.kind);
+  for (const e of graph.edges) lines.push(`  ${ids.get(e.from)} -->|${edgeLabel(e)}| ${ids.get(e.to)}`);
   return `${lines.join('\n')}\n`;
 }

@@ -101,7 +101,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     ...loggedModelRoutes(loggedModels, tracking, (uri, path) => artifacts.listRun(uri, path)),
     ...registryRoutes(registry, promotion),
     ...governanceRoutes(registry, promotion, policies),
-    ...datasetRoutes(datasets, tracking, registry, new Lineage(db, registry, datasets, tracking)),
+    ...datasetRoutes(datasets, tracking, registry, new Lineage(db, registry, datasets, tracking, (p, m, v) => serving.deploymentsOf(p, m, v))),
     ...maintenanceRoutes({ blobs, registry, datasets, policies, tracking: new TrackingReferences(db), deployedIn: (id) => serving.deployedIn(id) }),
     ...serving.routes,
     ...accessRoutes(access.service, access.secrets, audit),

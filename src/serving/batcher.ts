@@ -74,7 +74,7 @@ export class Batcher {
   /** `inputs` are in the model's input order and share their first dimension (the rows). */
   submit(inputs: Tensor[]): Promise<BatchedResult> {
     if (this.queue.length >= this.opts.maxQueue) {
-      throw new AppError('MODEL_OVERLOADED', `The model's queue is full (${this.opts.maxQueue} requests waiting); retry shortly.`, { details: { retry_after_seconds: 1 } });
+      return Promise.reject(new AppError('MODEL_OVERLOADED', `The model's queue is full (${this.opts.maxQueue} requests waiting); retry shortly.`, { details: { retry_after_seconds: 1 } }));
     }
     return new Promise<BatchedResult>((resolve, reject) => {
       const job: Job = { inputs, rows: inputs[0]?.shape[0] ?? 1, group: groupOf(inputs), enqueuedAt: performance.now(), settled: false, resolve, reject };
@@ -108,6 +108,8 @@ export class Batcher {
   private pump(): void {
     while (this.inFlight < this.opts.concurrency && this.queue.length > 0) {
       if (this.shouldWait()) return;
+      if (this.delayTimer) clearTimeout(this.delayTimer);
+      this.delayTimer = null;
       const batch = this.take();
       this.inFlight++;
       this.run(batch).finally(() => {

@@ -86,9 +86,9 @@ function version(v: unknown, where: string): string {
   throw invalidParam(`${where}.version must be a version number or '@alias'; got ${JSON.stringify(v)}.`);
 }
 
-function target(name: string, raw: unknown, defaultModel: string, where: string): TargetSpec & { sample: number } {
+function target(name: string, raw: unknown, defaultModel: string, where: string, share: 'weight' | 'sample'): TargetSpec & { sample: number } {
   const o = typeof raw === 'number' || typeof raw === 'string' ? { version: raw } : obj(raw, where);
-  onlyKeys(o, ['model', 'version', 'weight', 'sample'], where);
+  onlyKeys(o, ['model', 'version', share], where);
   if (!NAME.test(name)) throw invalidParam(`${where}: target name '${name}' must be letters, digits, '_', '.' or '-'.`);
   const model = str(o, 'model', where, defaultModel);
   if (!model) throw invalidParam(`${where}.model is required (or set a top-level 'model').`);
@@ -130,13 +130,13 @@ export function parseDeploymentSpec(raw: unknown): DeploymentSpec {
   const name = str(o, 'name', 'deployment', '');
   if (!NAME.test(name)) throw invalidParam(`deployment.name must be 1-128 letters, digits, '_', '.' or '-' (it is the endpoint: /v2/models/NAME); got ${JSON.stringify(name)}.`);
   const model = str(o, 'model', 'deployment', '');
-  const targets = Object.entries(obj(o.targets, 'targets')).map(([n, t]) => target(n, t, model, `targets.${n}`));
+  const targets = Object.entries(obj(o.targets, 'targets')).map(([n, t]) => target(n, t, model, `targets.${n}`, 'weight'));
   if (targets.length === 0) throw invalidParam("deployment.targets needs at least one target, e.g. targets: {stable: {version: 1, weight: 100}}.");
   if (targets.length === 1 && o.targets && (obj(o.targets, 'targets')[targets[0].name] as Obj)?.weight === undefined) targets[0].weight = 100;
   const total = targets.reduce((n, t) => n + t.weight, 0);
   if (total !== 100) throw invalidParam(`Target weights must add up to 100; they add up to ${total} (${targets.map((t) => `${t.name}=${t.weight}`).join(', ')}).`);
   const shadows = Object.entries(obj(o.shadows, 'shadows')).map(([n, t]) => {
-    const { weight: _w, ...s } = target(n, t, model, `shadows.${n}`);
+    const { weight: _w, ...s } = target(n, t, model, `shadows.${n}`, 'sample');
     return s;
   });
   const dup = [...targets, ...shadows].map((t) => t.name).find((n, i, all) => all.indexOf(n) !== i);

@@ -50,6 +50,7 @@ export class ServedModel {
   readonly stats: ModelStats = { inferenceCount: 0, executionCount: 0, success: 0, fail: 0, queueMs: 0, computeMs: 0, lastInference: 0 };
   readonly breaker: CircuitBreaker;
   private batcher: Batcher | null = null;
+  private draining: Promise<void> | null = null;
   private readonly listeners: ((m: ServedModel) => void)[] = [];
 
   constructor(
@@ -146,12 +147,17 @@ export class ServedModel {
       this.record(true, inputs[0]?.shape[0] ?? 1, result);
       return result;
     } catch (err) {
+      if (err instanceof AppError && err.code === 'MODEL_TIMEOUT') {
+        this.breaker.failure();
+        this.record(false, 0);
+        throw err;
+      }
       if (err instanceof RuntimeError) {
         this.breaker.failure();
         this.record(false, 0);
         throw new AppError('MODEL_INFERENCE_ERR', `Model ${this.name} version ${this.version} failed: ${err.message}`, { cause: err });
       }
-      this.breaker.release?.();
+      this.breaker.release();
       this.record(false, 0);
       throw err;
     }
@@ -168,12 +174,15 @@ export class ServedModel {
   }
 
   /** Stops taking requests, lets queued and running ones finish, then frees the sessions. */
-  async drain(): Promise<void> {
-    if (this.state === 'unloaded') return;
-    if (this.state === 'failed') return this.move('unloaded');
-    if (this.state !== 'draining') this.move('draining');
-    await this.batcher?.idle();
-    await this.pool.unload(this.key);
-    this.move('unloaded');
+  drain(): Promise<void> {
+    this.draining ??= (async () => {
+      if (this.state === 'unloaded') return;
+      if (this.state === 'failed') return this.move('unloaded');
+      this.move('draining');
+      await this.batcher?.idle();
+      await this.pool.unload(this.key);
+      this.move('unloaded');
+    })();
+    return this.draining;
   }
 }

@@ -36,6 +36,8 @@ export interface Serving {
   routes: RouteDef[];
   runtime: ServingRuntime;
   deployments: DeploymentService;
+  /** The deployments that route to or shadow one version (numbers as written, aliases as this replica resolved them). */
+  deploymentsOf(projectId: number, model: string, version: number): Promise<{ name: string; target: string; weight: number | null }[]>;
   /** Which versions of a project a deployment routes to or shadows (by number or through an alias): retention keeps them. */
   deployedIn(projectId: number): Promise<(model: string, version: number) => boolean>;
   start(): Promise<void>;
@@ -73,6 +75,19 @@ export function createServing(deps: ServingDeps): Serving {
     routes: [...inferenceRoutes(runtime, { maxRequestBytes: config['serving.max_request_bytes'], maxElements: config['serving.max_elements'], serverVersion: deps.serverVersion }), ...deploymentRoutes(service, runtime, predictions)],
     runtime,
     deployments: service,
+    async deploymentsOf(projectId, model, version) {
+      const found: { name: string; target: string; weight: number | null }[] = [];
+      for (const d of await sql.list(projectId)) {
+        const spec = parseDeploymentSpec(d.spec);
+        const live = runtime.find(projectId, d.name);
+        const resolved = (name: string) => [...(live?.table.targets ?? []), ...(live?.table.shadows ?? [])].find((t) => t.spec.name === name)?.version;
+        for (const t of [...spec.targets, ...spec.shadows]) {
+          const number = t.version.startsWith('@') ? resolved(t.name) : Number(t.version);
+          if (t.model === model && number === version) found.push({ name: d.name, target: t.name, weight: 'weight' in t ? t.weight : null });
+        }
+      }
+      return found;
+    },
     async deployedIn(projectId) {
       const held = new Set<string>();
       for (const d of await sql.list(projectId)) {

@@ -1,4 +1,5 @@
 import { AppError } from '../errors/index.js';
+import { fromHalfBits } from './fp16.js';
 import type { Tensor, TensorSpec } from './types.js';
 
 /**
@@ -89,7 +90,10 @@ function jsonValue(v: unknown): string {
 
 /** Elements [from, to) of a tensor as nested JSON in the given shape. */
 function nested(t: Tensor, shape: number[], from: number): string {
-  if (shape.length === 0) return jsonValue(t.datatype === 'BOOL' ? t.data[from] === 1 : t.data[from]);
+  if (shape.length === 0) {
+    const v = t.data[from];
+    return jsonValue(t.datatype === 'BOOL' ? v === 1 : t.datatype === 'FP16' ? fromHalfBits(v as number) : v);
+  }
   const step = shape.slice(1).reduce((a, b) => a * b, 1);
   const parts: string[] = [];
   for (let i = 0; i < shape[0]; i++) parts.push(nested(t, shape.slice(1), from + i * step));

@@ -97,7 +97,12 @@ export class WorkerPool {
     slot.busy++;
     return new Promise<WorkerReply & { ok: true }>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage({ ...msg, id }, transfer);
+      try {
+        slot.worker.postMessage({ ...msg, id }, transfer);
+      } catch (err) {
+        slot.pending.delete(id);
+        reject(new RuntimeError(`could not send the request to the inference thread: ${(err as Error).message}`));
+      }
     }).finally(() => slot.busy--);
   }
 
@@ -114,7 +119,9 @@ export class WorkerPool {
   async run(key: string, feeds: WireTensor[], outputs?: string[]): Promise<{ tensors: WireTensor[]; computeMs: number }> {
     let slot = this.slots[0];
     for (const s of this.slots) if (s.busy < slot.busy) slot = s;
-    const transfer = feeds.flatMap((f) => (ArrayBuffer.isView(f.data) && f.data.buffer instanceof ArrayBuffer && f.data.byteLength === f.data.buffer.byteLength ? [f.data.buffer] : []));
+    // Only whole, attached buffers move to the thread: a detached one (byteLength 0) would make Node
+    // drop the message silently, and a view into a larger buffer must not take the rest with it.
+    const transfer = feeds.flatMap((f) => (ArrayBuffer.isView(f.data) && f.data.buffer instanceof ArrayBuffer && f.data.byteLength > 0 && f.data.byteLength === f.data.buffer.byteLength ? [f.data.buffer] : []));
     const reply = await this.send(slot, { op: 'run', key, feeds, outputs }, transfer);
     return { tensors: reply.tensors ?? [], computeMs: reply.computeMs ?? 0 };
   }

@@ -17,7 +17,6 @@ const RUN_NAME = 'train-iris';
 const WEIGHTS = 'w1=0.25\nw2=-1.5\n';
 const STRAY = 'left behind by a crashed client';
 const STRAY_RUN = '0123456789abcdef0123456789abcdef';
-const NOTE = 'note: Deployments are not recorded yet: serving is not part of this release, so no deployment nodes appear.';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 /** The manifest digest the server computes: one `<sha256> <size> <path>` line per file. */
@@ -179,10 +178,10 @@ describe('datasets, lineage and gc from the command line', () => {
     const model = `model version ${MODEL} v1 (0.1.0)  stage=None aliases=champion manifest_digest=${modelDigest}`;
     const dataset = `dataset version iris v1  digest=${digest} rows=150 sensitive=false access=internal`;
     const ofModel = await ok('lineage', 'model', `${MODEL}@champion`);
-    assert.equal(ofModel.stdout, [model, `└─ produced by ${run}`, `   └─ reads ${dataset} context=training`, NOTE, ''].join('\n'));
+    assert.equal(ofModel.stdout, [model, `└─ produced by ${run}`, `   └─ reads ${dataset} context=training`, ''].join('\n'));
 
     const ofDataset = await ok('lineage', 'dataset', 'iris@1');
-    assert.equal(ofDataset.stdout, [dataset, `└─ input of ${run}`, `   └─ produced ${model}`, NOTE, ''].join('\n'));
+    assert.equal(ofDataset.stdout, [dataset, `└─ input of ${run}`, `   └─ produced ${model}`, ''].join('\n'));
 
     const graph = await json('lineage', 'dataset', 'iris@1');
     assert.equal(graph.root, 'dataset:iris@1');
