@@ -72,6 +72,9 @@ for (const { db, skip } of await testDatabases()) {
       assertError(await call(app, 'POST', `${DEPLOYMENTS}/set-traffic`, { name: 'ab', traffic: { a: 20, b: 20 } }), 'INVALID_PARAMETER_VALUE', /add up to 100/);
       const events = assertOk(await call(app, 'GET', `${DEPLOYMENTS}/events?name=ab`)).events;
       assert.deepEqual(events.map((e: any) => e.kind), ['created', 'traffic_set']);
+      const lineage = assertOk(await call(app, 'GET', '/api/capstan/lineage/model?uri=models:/forest/1')).graph;
+      assert.ok(lineage.nodes.some((n: any) => n.id === 'deployment:ab' && n.kind === 'deployment'), JSON.stringify(lineage));
+      assert.ok(lineage.edges.some((e: any) => e.from === 'model:forest/1' && e.to === 'deployment:ab' && e.kind === 'serves' && e.attributes.weight === 100));
     });
 
     it('copies traffic to a shadow whose answers are logged and never returned', async () => {
