@@ -1,5 +1,5 @@
 import { defineRoute, type RouteContext, type RouteDef } from '../server/route.js';
-import type { Fields } from '../server/fields.js';
+import { pageSize, type Fields } from '../server/fields.js';
 import { evaluateGates, gatesFor } from './gates.js';
 import type { PolicyService } from './policy.service.js';
 import type { PromotionService } from './promotion.js';
@@ -45,7 +45,7 @@ export function governanceRoutes(svc: RegistryService, promotion: PromotionServi
     defineRoute({
       method: 'GET', path: `${BASE}/models/history`, tag: 'registry', summary: 'Every registration, transition, alias change, denial and override of a model',
       fields: { ...NAME, after: { type: 'int', doc: 'Only events after this event_id.' }, max_results: { type: 'int' } }, access: onModel('read'),
-      handler: async (i, ctx) => ({ events: (await svc.history(pid(ctx), i.name, i.after ?? 0, Math.min(i.max_results ?? 1000, 10_000))).map(eventToWire) }),
+      handler: async (i, ctx) => ({ events: (await svc.history(pid(ctx), i.name, i.after ?? 0, pageSize(i.max_results, 1000))).map(eventToWire) }),
     }),
     defineRoute({
       method: 'POST', path: `${BASE}/gates/check`, tag: 'registry', summary: 'Evaluate the gates protecting an alias or stage for a version, changing nothing',

@@ -144,3 +144,6 @@ export function summarizeInput(fields: Fields | undefined, input: Record<string,
   }
   return out;
 }
+
+/** A `max_results` value clamped to [1, max]; absent means `dflt`. */
+export const pageSize = (value: number | undefined, dflt: number, max = 10_000): number => Math.min(Math.max(1, value ?? dflt), max);

@@ -1,6 +1,6 @@
 import type { Action } from '../access/index.js';
 import { invalidParam } from '../errors/index.js';
-import type { Fields } from '../server/fields.js';
+import { pageSize, type Fields } from '../server/fields.js';
 import { defineRoute, type RouteAccess, type RouteContext, type RouteDef } from '../server/route.js';
 import { deploymentDocument } from './deployment-spec.js';
 import type { StoredDeployment } from './deployment-types.js';
@@ -81,7 +81,7 @@ export function deploymentRoutes(svc: DeploymentService, runtime: ServingRuntime
     defineRoute({
       method: 'GET', path: `${BASE}/events`, tag: 'serving', summary: 'Every traffic change, rollout step, rollback and promotion of a deployment',
       fields: { ...NAME, max_results: { type: 'int' } }, access: onDeployment('read'),
-      handler: async (i, ctx) => ({ events: (await svc.events(pid(ctx), i.name, Math.min(i.max_results ?? 200, 10_000))).map((e) => ({ event_id: e.eventId, time: e.time, actor: e.actor, kind: e.kind, detail: e.detail })) }),
+      handler: async (i, ctx) => ({ events: (await svc.events(pid(ctx), i.name, pageSize(i.max_results, 200))).map((e) => ({ event_id: e.eventId, time: e.time, actor: e.actor, kind: e.kind, detail: e.detail })) }),
     }),
     defineRoute({
       method: 'POST', path: `${BASE}/set-traffic`, tag: 'serving', summary: 'Set target weights (a hot swap; pauses a rollout in progress)',
@@ -112,7 +112,7 @@ export function deploymentRoutes(svc: DeploymentService, runtime: ServingRuntime
       fields: { ...NAME, max_results: { type: 'int' }, request_id: { type: 'string' } }, access: onDeployment('read'),
       handler: async (i, ctx) => {
         await predictions.flush();
-        const rows = await predictions.recent(pid(ctx), i.name, Math.min(i.max_results ?? 100, 10_000), i.request_id);
+        const rows = await predictions.recent(pid(ctx), i.name, pageSize(i.max_results, 100), i.request_id);
         return { predictions: rows.map((r) => ({ log_id: r.logId, model: r.model, version: r.version, role: r.role, request_id: r.requestId, time: r.time, latency_ms: r.latencyMs, inputs: r.inputs, outputs: r.outputs })) };
       },
     }),

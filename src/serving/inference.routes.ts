@@ -165,7 +165,7 @@ export function inferenceRoutes(runtime: ServingRuntime, limits: InferenceLimits
       access: { action: 'read', resource: (i, ctx) => ({ kind: 'deployment', id: String(i.name).replace(/:predict$/, ''), projectId: ctx.project.projectId }) },
       handler: async (i, ctx) => {
         const m = /^(.+):predict$/.exec(String(i.name));
-        if (!m) throw new AppError('ENDPOINT_NOT_FOUND', `No route for POST /v1/models/${i.name}; the V1 verb is NAME:predict.`);
+        if (!m) throw notFound(`POST /v1/models/${i.name}: Capstan serves the V1 verb NAME:predict only.`);
         return predict({ name: m[1] }, ctx);
       },
     }),

@@ -159,7 +159,7 @@ describe('inference over V2 and V1', () => {
     assertV2Error(await infer(huge), 'PAYLOAD_TOO_LARGE', /max_request_bytes/);
     assertV2Error(await call(app, 'POST', '/v1/models/cancer:predict', { instances: [row], inputs: [row] }), 'MODEL_INPUT_INVALID', /exactly one/);
     assertV2Error(await call(app, 'POST', '/v1/models/cancer:predict', { instances: [row, row.slice(1)] }), 'MODEL_INPUT_INVALID', /instances\[1\]/);
-    assertV2Error(await call(app, 'POST', '/v1/models/cancer:explain', { instances: [row] }), 'ENDPOINT_NOT_FOUND', /predict/);
+    assertV2Error(await call(app, 'POST', '/v1/models/cancer:explain', { instances: [row] }), 'RESOURCE_DOES_NOT_EXIST', /predict only/);
     // Still serving after all of that.
     assertOk(await infer({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 30], data: row }] }));
   });

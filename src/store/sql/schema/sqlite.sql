@@ -65,6 +65,27 @@ CREATE TABLE datasets (
   profile TEXT,
   UNIQUE (experiment_id, name, digest)
 );
+CREATE TABLE deployment_events (
+  event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  deployment_id INTEGER NOT NULL,
+  time INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX deployment_events_by_deployment ON deployment_events (deployment_id, event_id);
+CREATE TABLE deployments (
+  deployment_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  project_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  rollout TEXT NOT NULL,
+  created_time INTEGER NOT NULL,
+  updated_time INTEGER NOT NULL,
+  updated_by TEXT NOT NULL,
+  UNIQUE (project_id, name)
+);
 CREATE TABLE experiment_tags (
   experiment_id INTEGER NOT NULL,
   key TEXT NOT NULL,
@@ -185,6 +206,21 @@ CREATE TABLE params (
   PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX params_value ON params (value);
+CREATE TABLE prediction_logs (
+  log_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  project_id INTEGER NOT NULL,
+  deployment TEXT NOT NULL,
+  model TEXT NOT NULL,
+  version TEXT NOT NULL,
+  role TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  latency_ms REAL NOT NULL,
+  inputs TEXT NOT NULL,
+  outputs TEXT NOT NULL
+);
+CREATE INDEX prediction_logs_by_deployment ON prediction_logs (project_id, deployment, time);
+CREATE INDEX prediction_logs_by_request ON prediction_logs (request_id);
 CREATE TABLE principals (
   principal_id INTEGER PRIMARY KEY AUTOINCREMENT,
   name TEXT NOT NULL UNIQUE,
