@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBuilt, cleanEnv, freePort, ROOT } from '../support/server-process.js';
+import { assertBuilt, cleanEnv, freePort, httpRequest, ROOT } from '../support/server-process.js';
+import { assertClose as assertCloseTo } from '../support/models.js';
 
 const MODEL_FILE = 'test/fixtures/onnx/tree_ensemble.onnx';
 const SIDECAR = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/onnx/tree_ensemble.json'), 'utf8'));
@@ -14,28 +15,10 @@ const TOKEN = 's3cret';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 const START_TIMEOUT_MS = 20_000;
 
-/** |got - expected| <= atol + rtol * |expected| for every element. */
-function assertClose(got: number[], expected: number[], what: string): void {
-  const { rtol, atol } = SIDECAR.tolerance.probabilities;
-  assert.equal(got.length, expected.length, what);
-  for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(got[i] - expected[i]) <= atol + rtol * Math.abs(expected[i]), `${what}[${i}]: got ${got[i]}, expected ${expected[i]}`);
-}
+/** Within the sidecar's tolerance for probabilities. */
+const assertClose = (got: number[], expected: number[], what: string) => assertCloseTo(got, expected, SIDECAR.tolerance.probabilities.rtol, SIDECAR.tolerance.probabilities.atol, what);
 
-async function request(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, text, json, headers: res.headers };
-}
+const request = httpRequest;
 
 describe('capstan serve', () => {
   let child: ChildProcess;

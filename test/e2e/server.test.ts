@@ -6,26 +6,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testDatabases } from '../support/databases.js';
-import { freePort, runCli, startServer, type ServerProcess } from '../support/server-process.js';
+import { freePort, httpRequest, runCli, startServer, type ServerProcess } from '../support/server-process.js';
 
 const API = '/api/2.0/mlflow';
 const SECRET_TOKEN = 'secret-token-123';
 
-async function request(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, text, json, headers: res.headers };
-}
+const request = httpRequest;
 
 const METRIC_NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
 const COMMENT_LINE = new RegExp(`^# (HELP ${METRIC_NAME} .*|TYPE ${METRIC_NAME} (counter|gauge|histogram|summary|untyped))$`);

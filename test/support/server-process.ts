@@ -164,3 +164,20 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd = R
     child.stdin?.end(input ?? '');
   });
 }
+
+/** One HTTP request with a JSON body (when given); the answer's status, text, parsed JSON and headers. */
+export async function httpRequest(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, text, json, headers: res.headers };
+}
