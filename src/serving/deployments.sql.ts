@@ -32,6 +32,11 @@ export class DeploymentsSql {
     return row && toDeployment(row);
   }
 
+  async byId(id: number): Promise<StoredDeployment | undefined> {
+    const row = await this.db.get<Row>(`SELECT ${COLUMNS} FROM deployments WHERE deployment_id = ?`, [id]);
+    return row && toDeployment(row);
+  }
+
   async list(projectId: number | null): Promise<StoredDeployment[]> {
     const rows = projectId === null
       ? await this.db.all<Row>(`SELECT ${COLUMNS} FROM deployments ORDER BY project_id, name`)

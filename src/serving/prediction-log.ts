@@ -24,6 +24,12 @@ export interface LoggedPrediction extends Omit<PredictionRecord, 'inputs' | 'out
 
 const MAX_PENDING = 20_000;
 
+/** Where the runtime hands sampled predictions; `flush` writes what is buffered. */
+export interface PredictionSink {
+  add(record: PredictionRecord): void;
+  flush(): Promise<void>;
+}
+
 /** Tensors as JSON text: 64-bit integers as decimal strings, non-finite floats as strings. */
 export function tensorsToJson(tensors: readonly Tensor[]): string {
   return JSON.stringify(tensors.map((t) => ({
@@ -37,7 +43,7 @@ export function tensorsToJson(tensors: readonly Tensor[]): string {
  * transaction per flush, off the request path; when the database cannot keep up the oldest
  * unwritten records are dropped (and counted) rather than slowing inference down.
  */
-export class PredictionLog {
+export class PredictionLog implements PredictionSink {
   private pending: PredictionRecord[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;

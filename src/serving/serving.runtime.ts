@@ -5,7 +5,7 @@ import type { DeploymentsSql } from './deployments.sql.js';
 import { NO_ROLLOUT, type StoredDeployment } from './deployment-types.js';
 import { LiveDeployment, type LiveTarget, type RoutingTable } from './live-deployment.js';
 import type { ModelSource } from './model-source.js';
-import { tensorsToJson, type PredictionLog } from './prediction-log.js';
+import { tensorsToJson, type PredictionSink } from './prediction-log.js';
 import { ServedModel } from './served-model.js';
 import type { ServingMetrics } from './serving-metrics.js';
 import { checkAgainstModel } from './tensor-codec.js';
@@ -63,7 +63,7 @@ export class ServingRuntime {
     private readonly source: ModelSource | null,
     private readonly pool: WorkerPool,
     private readonly buckets: TokenBuckets,
-    private readonly predictions: PredictionLog,
+    private readonly predictions: PredictionSink,
     private readonly logger: Logger,
     private readonly opts: RuntimeOptions,
     public metrics: ServingMetrics | null = null,
@@ -112,8 +112,7 @@ export class ServingRuntime {
   }
 
   private async reconcileId(id: number): Promise<void> {
-    const all = await this.sql!.list(null);
-    const stored = all.find((d) => d.deploymentId === id);
+    const stored = await this.sql!.byId(id);
     if (stored) await this.reconcile(stored);
   }
 

@@ -11,7 +11,7 @@ import { requestIdOf } from '../server/request-id.js';
 import type { RouteDef } from '../server/route.js';
 import { parseDeploymentSpec } from './deployment-spec.js';
 import { inferenceRoutes } from './inference.routes.js';
-import type { PredictionLog } from './prediction-log.js';
+import type { PredictionSink } from './prediction-log.js';
 import { ServingMetrics } from './serving-metrics.js';
 import { ServingRuntime } from './serving.runtime.js';
 import { MemoryTokenBuckets } from './token-bucket.js';
@@ -40,7 +40,7 @@ export interface Standalone {
 }
 
 /** Standalone serving keeps no prediction log: there is no database to write it to. */
-const NO_LOG = { add: () => undefined, flush: async () => undefined } as unknown as PredictionLog;
+const NO_LOG: PredictionSink = { add: () => undefined, flush: async () => undefined };
 
 function bearerMatches(header: string | undefined, token: string): boolean {
   const given = Buffer.from(/^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '');
