@@ -118,7 +118,7 @@ for (const { db, skip } of await testDatabases()) {
 
     it('sheds load with 429 and Retry-After when the queue is full, and enforces the deployment rate', async () => {
       await apply({ name: 'tiny', model: 'mlp', targets: { stable: { version: 1 } }, batching: { max_batch_size: 1 }, limits: { max_queue: 1 } });
-      const answers = await Promise.all(Array.from({ length: 40 }, () => infer('tiny')));
+      const answers = await Promise.all(Array.from({ length: 100 }, () => infer('tiny')));
       const shed = answers.filter((a) => a.status === 429);
       assert.ok(shed.length > 0 && answers.some((a) => a.status === 200), answers.map((a) => a.status).join(','));
       for (const a of shed) {
