@@ -76,7 +76,9 @@ function installHooks(app: FastifyInstance, opts: AppOptions): void {
     opts.metrics.observeRequest(request.method, route, reply.statusCode, seconds);
     request.span?.setAttribute('http.status_code', reply.statusCode);
     request.span?.end();
-    request.log.info({ method: request.method, route, status: reply.statusCode, duration_ms: Math.round(seconds * 1e6) / 1e3 }, 'request');
+    // High-rate routes (inference) log a line only when they fail; their metrics count every request.
+    const level = request.routeOptions.config?.capstanRoute?.logFailuresOnly && reply.statusCode < 400 ? 'debug' : 'info';
+    request.log[level]({ method: request.method, route, status: reply.statusCode, duration_ms: Math.round(seconds * 1e6) / 1e3 }, 'request');
   });
 }
 

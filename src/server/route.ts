@@ -39,6 +39,8 @@ export interface RouteDef<I = Record<string, any>> {
   fields?: Fields;
   /** The handler reads the raw request body itself (artifact uploads). */
   rawBody?: boolean;
+  /** Successful requests are logged at debug level only: for routes called thousands of times a second. */
+  logFailuresOnly?: boolean;
   /** Errors also carry `error` (the message), the shape inference protocol clients read. */
   protocolErrors?: boolean;
   /** JSON Schema of the 200 response, for the OpenAPI document. */

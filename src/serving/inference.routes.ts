@@ -19,18 +19,25 @@ export interface InferenceLimits {
 const PROBE = 'Kubernetes probes call these without credentials; they reveal no model data.';
 export const EXTENSIONS = ['binary_tensor_data', 'parameters', 'statistics'];
 
-/** Reads a raw body up to `limit` bytes (413 beyond). */
-async function readBody(request: FastifyRequest, limit: number): Promise<Buffer> {
+/** Reads a raw body up to `limit` bytes (413 beyond). Plain stream events: an async iterator per request costs more. */
+function readBody(request: FastifyRequest, limit: number): Promise<Buffer> {
   const declared = Number(request.headers['content-length']);
-  if (declared > limit) throw new AppError('PAYLOAD_TOO_LARGE', `The request body is ${declared} bytes; serving.max_request_bytes allows ${limit}.`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request.raw) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new AppError('PAYLOAD_TOO_LARGE', `The request body exceeds serving.max_request_bytes (${limit} bytes).`);
-    chunks.push(chunk as Buffer);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+  if (declared > limit) return Promise.reject(new AppError('PAYLOAD_TOO_LARGE', `The request body is ${declared} bytes; serving.max_request_bytes allows ${limit}.`));
+  return new Promise((resolve, reject) => {
+    const raw = request.raw;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      raw.off('data', onData);
+      raw.resume();
+      reject(new AppError('PAYLOAD_TOO_LARGE', `The request body exceeds serving.max_request_bytes (${limit} bytes).`));
+    };
+    raw.on('data', onData);
+    raw.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    raw.once('error', reject);
+  });
 }
 
 function headerLengthOf(request: FastifyRequest): number | undefined {
@@ -127,8 +134,8 @@ export function inferenceRoutes(runtime: ServingRuntime, limits: InferenceLimits
   };
   const read = onDeployment('read');
   const v2 = (path: string, summary: string, handler: (i: Record<string, any>, ctx: RouteContext) => unknown, method: 'GET' | 'POST' = 'GET', rawBody = false) => [
-    defineRoute({ method, path: `/v2/models/:name${path}`, tag: 'inference', summary, access: read, rawBody, protocolErrors: true, handler: async (i, ctx) => handler(i, ctx) }),
-    defineRoute({ method, path: `/v2/models/:name/versions/:version${path}`, tag: 'inference', summary: `${summary} (one version)`, access: read, rawBody, protocolErrors: true, handler: async (i, ctx) => handler(i, ctx) }),
+    defineRoute({ method, path: `/v2/models/:name${path}`, tag: 'inference', summary, access: read, rawBody, protocolErrors: true, logFailuresOnly: true, handler: async (i, ctx) => handler(i, ctx) }),
+    defineRoute({ method, path: `/v2/models/:name/versions/:version${path}`, tag: 'inference', summary: `${summary} (one version)`, access: read, rawBody, protocolErrors: true, logFailuresOnly: true, handler: async (i, ctx) => handler(i, ctx) }),
   ];
   return [
     defineRoute({ method: 'GET', path: '/v2/health/live', tag: 'inference', summary: 'V2 server liveness', access: { public: PROBE }, protocolErrors: true, handler: async () => ({ live: true }) }),
@@ -161,7 +168,7 @@ export function inferenceRoutes(runtime: ServingRuntime, limits: InferenceLimits
     defineRoute({ method: 'GET', path: '/v1/models/:name', tag: 'inference', summary: 'V1 model readiness', access: read, protocolErrors: true, handler: async (i, ctx) => ready(i, ctx) }),
     // The V1 verb follows a colon in the last segment (`NAME:predict`), which the router cannot split.
     defineRoute({
-      method: 'POST', path: '/v1/models/:name', tag: 'inference', summary: 'V1 prediction: POST /v1/models/NAME:predict with instances or inputs', rawBody: true, protocolErrors: true,
+      method: 'POST', path: '/v1/models/:name', tag: 'inference', summary: 'V1 prediction: POST /v1/models/NAME:predict with instances or inputs', rawBody: true, protocolErrors: true, logFailuresOnly: true,
       access: { action: 'read', resource: (i, ctx) => ({ kind: 'deployment', id: String(i.name).replace(/:predict$/, ''), projectId: ctx.project.projectId }) },
       handler: async (i, ctx) => {
         const m = /^(.+):predict$/.exec(String(i.name));

@@ -3,6 +3,15 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 const SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 type Labels = 'deployment' | 'model' | 'version';
 
+/** One served version's series, resolved once: label lookups per request cost more than the observations. */
+export interface ModelSeries {
+  request: { observe(seconds: number): void };
+  queue: { observe(seconds: number): void };
+  compute: { observe(seconds: number): void };
+  rows: { inc(n: number): void };
+  success: { inc(): void };
+}
+
 export interface QueueSource {
   /** [deployment, model, version, queued requests, ready 0/1] for every served model. */
   queues(): [string, string, string, number, number][];
@@ -22,6 +31,7 @@ export class ServingMetrics {
   readonly rejected: Counter<'deployment' | 'reason'>;
   readonly rows: Counter<Labels>;
   readonly executions: Counter<'model' | 'version'>;
+  private readonly series = new Map<string, ModelSeries>();
 
   constructor(registry: Registry, source: QueueSource) {
     const registers = [registry];
@@ -48,5 +58,19 @@ export class ServingMetrics {
         for (const [deployment, model, version, , ready] of source.queues()) this.set({ deployment, model, version }, ready);
       },
     });
+  }
+
+  forModel(deployment: string, model: string, version: string): ModelSeries {
+    const key = `${deployment}\n${model}\n${version}`;
+    let s = this.series.get(key);
+    if (!s) {
+      const labels = { deployment, model, version };
+      s = {
+        request: this.requestDuration.labels(labels), queue: this.queueDuration.labels(labels), compute: this.computeDuration.labels(labels),
+        rows: this.rows.labels(labels), success: this.requests.labels({ ...labels, outcome: 'success' }),
+      };
+      this.series.set(key, s);
+    }
+    return s;
   }
 }

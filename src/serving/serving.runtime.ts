@@ -43,6 +43,9 @@ export interface InferAnswer {
 /** Errors that are the model's fault: they count against a canary and its circuit breaker. */
 const MODEL_FAULTS = new Set(['MODEL_INFERENCE_ERR', 'MODEL_TIMEOUT']);
 
+/** Refusals before inference, by the reason label of capstan_inference_rejected_total. */
+const REJECT_REASONS: Record<string, string> = { MODEL_OVERLOADED: 'overloaded', MODEL_NOT_READY: 'not_ready', MODEL_CIRCUIT_OPEN: 'circuit_open' };
+
 /**
  * Serves every deployment on this replica. Deployments live in the database; each replica polls
  * their revisions and rebuilds a deployment's routing table when it changes. New versions are
@@ -201,7 +204,6 @@ export class ServingRuntime {
   }
 
   private async limit(key: string, ratePerSecond: number, burst: number, deployment: string): Promise<void> {
-    if (ratePerSecond <= 0) return;
     const { allowed, retryAfterSeconds } = await this.buckets.take(key, ratePerSecond, burst);
     if (allowed) return;
     this.metrics?.rejected.inc({ deployment, reason: 'rate_limited' });
@@ -212,8 +214,8 @@ export class ServingRuntime {
     const live = this.find(call.projectId, call.deployment);
     if (!live) throw notFound(`No deployment named '${call.deployment}' in this project.`);
     const spec = live.table.spec;
-    await this.limit(`deployment:${call.projectId}/${spec.name}`, spec.ratePerSecond, spec.burst, spec.name);
-    await this.limit(`caller:${call.caller}`, this.opts.tokenRatePerSecond, this.opts.tokenBurst, spec.name);
+    if (spec.ratePerSecond > 0) await this.limit(`deployment:${call.projectId}/${spec.name}`, spec.ratePerSecond, spec.burst, spec.name);
+    if (this.opts.tokenRatePerSecond > 0) await this.limit(`caller:${call.caller}`, this.opts.tokenRatePerSecond, this.opts.tokenBurst, spec.name);
     const target = live.pick(call.header, call.version);
     const model = target.model;
     const inputs = this.ordered(call.inputs, model);
@@ -222,33 +224,30 @@ export class ServingRuntime {
     // The inference threads take over the input buffers; copies for shadows and the log come first.
     const shadowInputs = shadows.length ? inputs.map(copyTensor) : [];
     const inputJson = logged || shadows.length ? tensorsToJson(inputs) : '';
-    const labels = { deployment: spec.name, model: model.name, version: model.version };
     const started = performance.now();
     try {
       const result = await model.infer(inputs);
       const ms = performance.now() - started;
-      this.observe(live, target.spec.name, labels, ms, true, result.outputs);
-      this.metrics?.queueDuration.observe(labels, result.queueMs / 1000);
-      this.metrics?.computeDuration.observe(labels, result.computeMs / 1000);
-      this.metrics?.rows.inc(labels, inputs[0]?.shape[0] ?? 1);
+      live.window(target.spec.name, windowMsOf(spec)).record(Date.now(), true, ms, summarise(result.outputs));
+      const series = this.metrics?.forModel(spec.name, model.name, model.version);
+      if (series) {
+        series.request.observe(ms / 1000);
+        series.queue.observe(result.queueMs / 1000);
+        series.compute.observe(result.computeMs / 1000);
+        series.rows.inc(inputs[0]?.shape[0] ?? 1);
+        series.success.inc();
+      }
       if (logged) this.log(live, model, `target:${target.spec.name}`, call.requestId, ms, inputJson, result.outputs);
       for (const s of shadows) this.shadow(live, s, shadowInputs.map(copyTensor), call.requestId, inputJson);
       return { outputs: result.outputs, model, target: target.spec.name };
     } catch (err) {
       const code = err instanceof AppError ? err.code : 'INTERNAL_ERROR';
-      if (code === 'MODEL_OVERLOADED') this.metrics?.rejected.inc({ deployment: spec.name, reason: 'overloaded' });
-      if (code === 'MODEL_NOT_READY') this.metrics?.rejected.inc({ deployment: spec.name, reason: 'not_ready' });
-      if (code === 'MODEL_CIRCUIT_OPEN') this.metrics?.rejected.inc({ deployment: spec.name, reason: 'circuit_open' });
-      this.metrics?.requests.inc({ ...labels, outcome: code });
+      const reason = REJECT_REASONS[code];
+      if (reason) this.metrics?.rejected.inc({ deployment: spec.name, reason });
+      this.metrics?.requests.inc({ deployment: spec.name, model: model.name, version: model.version, outcome: code });
       if (MODEL_FAULTS.has(code)) live.window(target.spec.name, windowMsOf(spec)).record(Date.now(), false, performance.now() - started, null);
       throw err;
     }
-  }
-
-  private observe(live: LiveDeployment, target: string, labels: Record<'deployment' | 'model' | 'version', string>, ms: number, ok: boolean, outputs: Tensor[]): void {
-    this.metrics?.requestDuration.observe(labels, ms / 1000);
-    this.metrics?.requests.inc({ ...labels, outcome: 'success' });
-    live.window(target, windowMsOf(live.table.spec)).record(Date.now(), ok, ms, summarise(outputs));
   }
 
   /** Inputs in the model's order, after checking them against the model's declared inputs. */
