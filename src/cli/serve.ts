@@ -2,7 +2,6 @@ import { availableParallelism } from 'node:os';
 import { loadConfig, processEnv } from '../config/index.js';
 import { createLogger } from '../observability/logger.js';
 import { capstanVersion } from '../server/version.js';
-import { startStandalone } from '../serving/standalone.js';
 import { fail } from './output.js';
 import { parseCommand } from './remote.js';
 
@@ -36,10 +35,15 @@ export async function serveCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseCommand(args, OPTIONS, USAGE);
   if (positionals.length !== 1) fail(`expected one MODEL.onnx\nusage: ${USAGE}`);
   const env = processEnv();
+  const workers = values.workers ? int(values, 'workers', 1) : Math.max(1, availableParallelism() - 1);
+  // The inference threads start first: onnxruntime loads in them while this thread loads the server.
+  const { WorkerPool } = await import('../serving/worker-pool.js');
+  const pool = new WorkerPool({ size: workers, executionProviders: ['cpu'], intraOpThreads: 1 });
+  const { startStandalone } = await import('../serving/standalone.js');
   const logger = createLogger(loadConfig({ env })['log.level']);
-  const server = await startStandalone({
+  const server = await startStandalone({ pool,
     file: positionals[0], name: values.name, host: values.host, port: int(values, 'port', 0),
-    token: values.token ?? env.CAPSTAN_SERVE_TOKEN, workers: values.workers ? int(values, 'workers', 1) : Math.max(1, availableParallelism() - 1),
+    token: values.token ?? env.CAPSTAN_SERVE_TOKEN, workers,
     maxBatchSize: int(values, 'max-batch-size', 1), maxQueueDelayMs: int(values, 'max-queue-delay-ms', 0), maxQueue: int(values, 'max-queue', 1), timeoutMs: int(values, 'timeout-ms', 0),
     serverVersion: capstanVersion(), logger,
   });

@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { AppError } from '../errors/index.js';
 import { SETTINGS, type Config, type SettingKey, type SettingSpec } from './settings.js';
+
+/** The YAML parser, loaded only when there is a config file: every CLI command loads this module. */
+const parseYaml = (text: string): unknown => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
 
 export interface ConfigSources {
   /** Path of a YAML file; a missing file named explicitly is an error. */

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../errors/index.js';
-import { deploymentDocument, parseDeploymentSpec, specToDocument, type DeploymentSpec } from './deployment-spec.js';
+import { parseDeploymentSpec, specToDocument, type DeploymentSpec } from './deployment-spec.js';
+import { deploymentDocument } from './deployment-yaml.js';
 
 /** Asserts `fn` throws INVALID_PARAMETER_VALUE with a message matching `message`. */
 function invalid(fn: () => unknown, message: RegExp | string): void {

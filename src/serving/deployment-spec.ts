@@ -1,4 +1,3 @@
-import { parse as parseYaml } from 'yaml';
 import { invalidParam } from '../errors/index.js';
 import type { CanarySlo } from './canary-analysis.js';
 
@@ -164,15 +163,6 @@ export function parseDeploymentSpec(raw: unknown): DeploymentSpec {
     predictionLogSample: num(log, 'sample_rate', 'prediction_log', 0.01, 0, 1, false),
     rollout: rollout(o.rollout, targets),
   };
-}
-
-/** A deployment file's document: YAML (JSON is YAML too). */
-export function deploymentDocument(text: string): unknown {
-  try {
-    return parseYaml(text);
-  } catch (err) {
-    throw invalidParam(`The deployment file is not valid YAML: ${(err as Error).message}`);
-  }
 }
 
 /** The spec back in its file form (snake_case), as stored and as `capstan deployments get` shows it. */

@@ -1,8 +1,8 @@
-import type { Action } from '../access/index.js';
 import { invalidParam } from '../errors/index.js';
 import { pageSize, type Fields } from '../server/fields.js';
-import { defineRoute, type RouteAccess, type RouteContext, type RouteDef } from '../server/route.js';
-import { deploymentDocument } from './deployment-spec.js';
+import { defineRoute, type RouteContext, type RouteDef } from '../server/route.js';
+import { onDeployment } from './inference.routes.js';
+import { deploymentDocument } from './deployment-yaml.js';
 import type { StoredDeployment } from './deployment-types.js';
 import type { DeploymentService } from './deployments.service.js';
 import type { LiveDeployment } from './live-deployment.js';
@@ -13,10 +13,6 @@ type Input = Record<string, any>;
 const BASE = '/api/capstan/deployments';
 const NAME: Fields = { name: { type: 'string', required: true } };
 
-export const onDeployment = (action: Action): RouteAccess<Input> => ({
-  action,
-  resource: (i, ctx) => ({ kind: 'deployment', id: typeof i.name === 'string' ? i.name : undefined, projectId: ctx.project.projectId }),
-});
 
 /** What this replica serves for a deployment: per target, the version, its state and counters. */
 export function liveToWire(live: LiveDeployment | undefined) {

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { AppError, notFound } from '../errors/index.js';
-import { defineRoute, type RouteContext, type RouteDef } from '../server/route.js';
-import { onDeployment } from './deployments.routes.js';
+import type { Action } from '../access/index.js';
+import { defineRoute, type RouteAccess, type RouteContext, type RouteDef } from '../server/route.js';
 import { needsLosslessParse, parseJsonLossless } from './json-lossless.js';
 import type { LiveDeployment } from './live-deployment.js';
 import type { ServedModel } from './served-model.js';
@@ -15,6 +15,11 @@ export interface InferenceLimits {
   maxElements: number;
   serverVersion: string;
 }
+
+export const onDeployment = (action: Action): RouteAccess<Record<string, any>> => ({
+  action,
+  resource: (i, ctx) => ({ kind: 'deployment', id: typeof i.name === 'string' ? i.name : undefined, projectId: ctx.project.projectId }),
+});
 
 const PROBE = 'Kubernetes probes call these without credentials; they reveal no model data.';
 export const EXTENSIONS = ['binary_tensor_data', 'parameters', 'statistics'];

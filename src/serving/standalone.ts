@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { DEFAULT_PROJECT, LOCAL_ADMIN } from '../access/index.js';
+import type { Principal, ProjectRef } from '../access/index.js';
 import { AppError } from '../errors/index.js';
 import { ServerMetrics } from '../observability/metrics.js';
 import { sendError } from '../server/errors.js';
@@ -26,6 +26,8 @@ export interface StandaloneOptions {
   /** When set, every request but the health probes needs `Authorization: Bearer <token>`. */
   token?: string;
   workers: number;
+  /** Inference threads the caller started early, so onnxruntime loads while the rest of the server does. */
+  pool?: WorkerPool;
   maxBatchSize: number;
   maxQueueDelayMs: number;
   maxQueue: number;
@@ -38,6 +40,10 @@ export interface Standalone {
   address: string;
   close(): Promise<void>;
 }
+
+/** Defined here rather than imported: the access domain would load the database drivers at start-up. */
+const PROJECT: ProjectRef = { projectId: 1, name: 'default' };
+const CALLER: Principal = { id: 'standalone', name: 'standalone', kind: 'local', isOwner: true, roles: new Map(), scopes: null, tokenProjectId: null, tokenId: null };
 
 /** Standalone serving keeps no prediction log: there is no database to write it to. */
 const NO_LOG: PredictionSink = { add: () => undefined, flush: async () => undefined };
@@ -62,11 +68,11 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
     name, model: name, targets: { default: { version: 1, weight: 100 } }, prediction_log: { sample_rate: 0 },
     batching: { max_batch_size: opts.maxBatchSize, max_queue_delay_ms: opts.maxQueueDelayMs }, limits: { max_queue: opts.maxQueue, timeout_ms: opts.timeoutMs },
   });
-  const pool = new WorkerPool({ size: opts.workers, executionProviders: ['cpu'], intraOpThreads: 1 });
+  const pool = opts.pool ?? new WorkerPool({ size: opts.workers, executionProviders: ['cpu'], intraOpThreads: 1 });
   const runtime = new ServingRuntime(null, null, pool, new MemoryTokenBuckets(), NO_LOG, opts.logger, { pollMs: 1000, breakerFailures: 5, breakerCooldownMs: 5000, tokenRatePerSecond: 0, tokenBurst: 0 });
   const metrics = new ServerMetrics();
   runtime.metrics = new ServingMetrics(metrics.registry, { queues: () => runtime.deployments().flatMap((d) => d.models().map((m) => [d.name, m.name, m.version, m.queueDepth, m.isReady ? 1 : 0] as [string, string, string, number, number])) });
-  const model = await runtime.serveLocal(DEFAULT_PROJECT.projectId, spec, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const model = await runtime.serveLocal(PROJECT.projectId, spec, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   if (!model.isReady) {
     await runtime.close();
     throw new AppError('INVALID_PARAMETER_VALUE', `Cannot serve ${opts.file}: ${model.reason}`);
@@ -84,7 +90,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
         if (opts.token && !('public' in route.access) && !bearerMatches(request.headers.authorization, opts.token)) {
           throw new AppError('UNAUTHENTICATED', 'Send "Authorization: Bearer <token>" with the token this server was started with.');
         }
-        const result = await route.handler({ ...(request.params as object) }, { principal: LOCAL_ADMIN, project: DEFAULT_PROJECT, request, reply });
+        const result = await route.handler({ ...(request.params as object) }, { principal: CALLER, project: PROJECT, request, reply });
         return reply.sent ? reply : result;
       },
     });
