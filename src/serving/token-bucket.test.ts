@@ -2,10 +2,9 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { REDIS_URL, redisUnreachable } from '../../test/support/redis.js';
 import { MemoryTokenBuckets, RedisTokenBuckets, TAKE_SCRIPT, type RedisScriptClient } from './token-bucket.js';
 
-/** The Redis every development and CI machine runs; override with CAPSTAN_TEST_REDIS_URL. */
-const REDIS_URL = process.env.CAPSTAN_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 function fakeClock(start = 1_000_000) {
   const clock = { t: start };
@@ -150,22 +149,6 @@ describe('RedisTokenBuckets without a working Redis', () => {
     assert.deepEqual(calls, ['evalsha', 'eval']);
   });
 });
-
-/** Null when Redis answers PING, else why not. */
-async function redisUnreachable(): Promise<string | null> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 2000 });
-  let lastError: Error | undefined;
-  probe.on('error', (err: Error) => (lastError = err));
-  try {
-    await probe.connect();
-    await probe.ping();
-    return null;
-  } catch (err) {
-    return `Redis at ${REDIS_URL} is unreachable: ${(lastError ?? (err as Error)).message}`;
-  } finally {
-    probe.disconnect();
-  }
-}
 
 describe('RedisTokenBuckets against Redis', () => {
   let unreachable: string | null = null;
