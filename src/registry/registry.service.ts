@@ -421,7 +421,7 @@ export class RegistryService {
     const report = await this.verifyVersion(v);
     if (report.verified) return report;
     const why = [!report.manifestIntact && 'the manifest does not hash to the signed digest', !report.signatureValid && 'the signature does not verify',
-      ...report.problems.map((p) => `${p.path}: ${p.problem.replace(/\.$/, "")}`)].filter(Boolean).join('; ');
+      ...report.problems.map((p) => `${p.path}: ${p.problem.replace(/\.$/, '')}`)].filter(Boolean).join('; ');
     throw new AppError('ARTIFACT_INTEGRITY_ERR', `Model ${v.name} version ${v.version} failed verification: ${why}.`, { details: { ...report } });
   }
 }
