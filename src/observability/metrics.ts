@@ -23,9 +23,18 @@ export class ServerMetrics {
     });
   }
 
+  /** Label children per (method, route, status): resolving labels costs more than observing. */
+  private readonly series = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    const labels = { method, route, status: String(status) };
-    this.requests.inc(labels);
-    this.duration.observe(labels, seconds);
+    const key = `${method} ${route} ${status}`;
+    let s = this.series.get(key);
+    if (!s) {
+      const labels = { method, route, status: String(status) };
+      s = { count: this.requests.labels(labels), duration: this.duration.labels(labels) };
+      this.series.set(key, s);
+    }
+    s.count.inc();
+    s.duration.observe(seconds);
   }
 }

@@ -4,6 +4,9 @@ import { ANONYMOUS, credentialsOf, DEFAULT_PROJECT, LOCAL_ADMIN, type AccessServ
 import { AppError } from '../errors/index.js';
 import { secretValues } from '../observability/secret-values.js';
 import type { RateLimiter } from './rate-limit.js';
+import type { RouteDef } from './route.js';
+import type { Logger } from 'pino';
+import type { Principal, ProjectRef } from '../access/index.js';
 
 export const PROJECT_HEADER = 'x-capstan-project';
 /** `/projects/<name>/api/...`: for clients that cannot add a header (MLflow's tracking URI). */
@@ -16,6 +19,7 @@ export interface RequestAccess {
   access: AccessService;
   audit: AuditLog;
   limiter: RateLimiter;
+  logger?: Logger;
 }
 
 type RawWithProject = IncomingMessage & { capstanProject?: string };
@@ -29,53 +33,72 @@ export function stripProjectPrefix(raw: IncomingMessage): string {
   return m[2]!;
 }
 
+/** Who a request acts as: what admission fills in (and, for a refused sign-in, the name it claimed). */
+export interface Admission {
+  principal: Principal;
+  project: ProjectRef;
+  claimedName: string | undefined;
+}
+
 /**
  * Who is asking and in which project, before the body is read: credentials → principal (or 401),
  * rate limit, project selection. Public routes skip credentials entirely, so probes never fail on
- * a stale token.
+ * a stale token. Fills `into` as it goes, so a refusal can still be audited with what was known.
  */
-export async function admitRequest(request: FastifyRequest, ra: RequestAccess): Promise<void> {
-  const route = request.routeOptions.config?.capstanRoute;
-  request.project = DEFAULT_PROJECT;
+export async function admit(raw: IncomingMessage, route: RouteDef | undefined, ip: string, ra: RequestAccess, into: Admission): Promise<void> {
+  into.project = DEFAULT_PROJECT;
   if (!route || 'public' in route.access) {
-    request.principal = ra.isAuthOn ? ANONYMOUS : LOCAL_ADMIN;
-    if (route && ra.isAuthOn && route.tag !== 'operations') ra.limiter.take(`ip:${request.ip}`);
+    into.principal = ra.isAuthOn ? ANONYMOUS : LOCAL_ADMIN;
+    if (route && ra.isAuthOn && route.tag !== 'operations') ra.limiter.take(`ip:${ip}`);
     return;
   }
   if (!ra.isAuthOn) {
-    request.principal = LOCAL_ADMIN;
+    into.principal = LOCAL_ADMIN;
   } else {
-    const credentials = credentialsOf(request.headers.authorization);
+    const credentials = credentialsOf(raw.headers.authorization);
     if (!credentials) throw new AppError('UNAUTHENTICATED', 'Sign in: send "Authorization: Bearer <token>" (MLFLOW_TRACKING_TOKEN) or HTTP Basic credentials (MLFLOW_TRACKING_USERNAME/PASSWORD).');
-    if (credentials.kind === 'basic') request.claimedName = credentials.username;
-    request.principal = await ra.authenticator.authenticate(credentials);
+    if (credentials.kind === 'basic') into.claimedName = credentials.username;
+    into.principal = await ra.authenticator.authenticate(credentials);
     secretValues.add(credentials.kind === 'bearer' ? credentials.token : credentials.password);
     // Inference has its own limits (per deployment and per caller, serving.caller_rate_per_second).
-    if (route.tag !== 'inference') ra.limiter.take(`principal:${request.principal.id}`);
+    if (route.tag !== 'inference') ra.limiter.take(`principal:${into.principal.id}`);
   }
-  const named = (request.headers[PROJECT_HEADER] as string | undefined) ?? (request.raw as RawWithProject).capstanProject;
-  if (named) request.project = await ra.access.project(named);
-  else if (request.principal.tokenProjectId !== null) request.project = await ra.access.projectById(request.principal.tokenProjectId);
+  const named = (raw.headers[PROJECT_HEADER] as string | undefined) ?? (raw as RawWithProject).capstanProject;
+  if (named) into.project = await ra.access.project(named);
+  else if (into.principal.tokenProjectId !== null) into.project = await ra.access.projectById(into.principal.tokenProjectId);
+}
+
+/** The Fastify hook: admission onto the request object. */
+export async function admitRequest(request: FastifyRequest, ra: RequestAccess): Promise<void> {
+  await admit(request.raw, request.routeOptions.config?.capstanRoute, request.ip, ra, request);
+}
+
+/** Where a refused request was going, for its audit event. */
+export interface RefusedAt {
+  method: string;
+  route: string;
+  requestId: string;
+  ip: string;
 }
 
 /** Every refused sign-in and every denial is an audit event of its own. */
-export async function auditRefusal(err: unknown, request: FastifyRequest, ra: RequestAccess): Promise<void> {
+export async function auditRefusal(err: unknown, who: Partial<Admission>, at: RefusedAt, ra: RequestAccess): Promise<void> {
   if (!(err instanceof AppError) || (err.code !== 'UNAUTHENTICATED' && err.code !== 'PERMISSION_DENIED' && err.code !== 'POLICY_DENIED')) return;
-  const principal = request.principal && request.principal !== ANONYMOUS ? request.principal : null;
+  const principal = who.principal && who.principal !== ANONYMOUS ? who.principal : null;
   const details = err.details ?? {};
   try {
     await ra.audit.appendAlone({
-      actor: principal?.name ?? request.claimedName ?? 'anonymous',
+      actor: principal?.name ?? who.claimedName ?? 'anonymous',
       token_id: principal?.tokenId ?? (typeof details.token_id === 'string' ? details.token_id : null),
-      action: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
+      action: `${at.method} ${at.route}`,
       resource: typeof details.resource === 'string' ? `${details.resource}${typeof details.id === 'string' ? `:${details.id}` : ''}` : '',
-      project: request.project?.name ?? null,
+      project: who.project?.name ?? null,
       outcome: err.code === 'UNAUTHENTICATED' ? 'failed' : 'denied',
       summary: JSON.stringify({ error_code: err.code, message: secretValues.scrub(err.message) }),
-      request_id: request.id,
-      client_ip: request.ip,
+      request_id: at.requestId,
+      client_ip: at.ip,
     });
   } catch (auditErr) {
-    request.log.error({ err: auditErr }, 'could not record a refused request in the audit log');
+    ra.logger?.error({ err: auditErr }, 'could not record a refused request in the audit log');
   }
 }

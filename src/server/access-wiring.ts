@@ -84,7 +84,7 @@ export async function wireAccess(config: Config, db: Db, audit: AuditLog, databa
   const timer = setInterval(touch, TOUCH_INTERVAL_MS);
   timer.unref();
   return {
-    request: { isAuthOn: config['auth.mode'] === 'on', authenticator, access: service, audit, limiter: new RateLimiter(config['server.rate_limit_rps'], config['server.rate_limit_burst']) },
+    request: { isAuthOn: config['auth.mode'] === 'on', authenticator, access: service, audit, limiter: new RateLimiter(config['server.rate_limit_rps'], config['server.rate_limit_burst']), logger },
     service,
     store,
     secrets,

@@ -1,4 +1,6 @@
+import { createServer } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { fastLane } from './fast-lane.js';
 import type { Logger } from 'pino';
 import type { Tracer, Span } from '@opentelemetry/api';
 import { AppError } from '../errors/index.js';
@@ -84,13 +86,17 @@ function installHooks(app: FastifyInstance, opts: AppOptions): void {
 
 /** Builds the HTTP server from route declarations; the only place HTTP concerns live. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  // With tracing on every request goes through Fastify, whose hooks make the spans.
+  const lane = opts.tracer ? null : fastLane({ routes: opts.routes, access: opts.access, metrics: opts.metrics, logger: opts.logger, securityHeaders: SECURITY_HEADERS, trustProxy: opts.trustProxy });
   const app = Fastify({
+    serverFactory: (handler) => createServer({ maxHeaderSize: opts.maxHeaderBytes }, (req, res) => {
+      if (!lane?.(req, res)) handler(req, res);
+    }),
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
     genReqId: requestIdOf,
     // Our onResponse hook writes the one access-log line per request.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: opts.maxBodyBytes,
-    http: { maxHeaderSize: opts.maxHeaderBytes },
     rewriteUrl: stripProjectPrefix,
     trustProxy: opts.trustProxy,
     return503OnClosing: true,
@@ -115,7 +121,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     }
   });
   app.setErrorHandler(async (err, request, reply) => {
-    await auditRefusal(err, request, opts.access);
+    await auditRefusal(err, request, { method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0], requestId: request.id, ip: request.ip }, opts.access);
     sendError(err, request, reply);
   });
   app.setNotFoundHandler((request, reply) =>

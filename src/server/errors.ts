@@ -44,21 +44,37 @@ export function toAppError(err: unknown): AppError {
   return new AppError('INTERNAL_ERROR', 'Internal error; see the server log for this request_id.', { cause: err });
 }
 
-/** The one renderer: `{error_code, message, details?, request_id}`; a 500 says nothing internal. */
+export interface ErrorReply {
+  error: AppError;
+  status: number;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+/**
+ * The one renderer: `{error_code, message, details?, request_id}` (plus the inference protocols'
+ * `error`); a 500 says nothing internal.
+ */
+export function errorReply(err: unknown, requestId: string, protocolErrors = false): ErrorReply {
+  const error = toAppError(err);
+  const body: Record<string, unknown> = { error_code: error.code, message: secretValues.scrub(error.message) };
+  if (protocolErrors) body.error = body.message;
+  if (error.details) body.details = error.details;
+  body.request_id = requestId;
+  const headers: Record<string, string> = { 'x-request-id': requestId, 'content-type': 'application/json; charset=utf-8' };
+  if (error.code === 'UNAUTHENTICATED') headers['www-authenticate'] = 'Bearer realm="capstan", Basic realm="capstan", charset="UTF-8"';
+  const retryAfter = error.details?.retry_after_seconds;
+  if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
+  return { error, status: ERROR_CODES[error.code].status, headers, body };
+}
+
+/** Sends the error in the one shape, logging 5xx with the cause. */
 export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  const appError = toAppError(err);
-  const status = ERROR_CODES[appError.code].status;
-  if (status >= 500) request.log.error({ err, error_code: appError.code }, 'request failed');
-  else request.log.debug({ error_code: appError.code, msg_detail: appError.message }, 'request rejected');
-  const body: Record<string, unknown> = { error_code: appError.code, message: secretValues.scrub(appError.message) };
-  if (request.routeOptions?.config?.capstanRoute?.protocolErrors) body.error = body.message;
-  if (appError.details) body.details = appError.details;
-  body.request_id = request.id;
+  const r = errorReply(err, request.id, request.routeOptions?.config?.capstanRoute?.protocolErrors);
+  if (r.status >= 500) request.log.error({ err, error_code: r.error.code }, 'request failed');
+  else request.log.debug({ error_code: r.error.code, msg_detail: r.error.message }, 'request rejected');
   if (reply.sent) return;
-  if (appError.code === 'UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer realm="capstan", Basic realm="capstan", charset="UTF-8"');
-  const retryAfter = appError.details?.retry_after_seconds;
-  if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
-  reply.code(status).header('x-request-id', request.id).header('content-type', 'application/json; charset=utf-8').send(body);
+  reply.code(r.status).headers(r.headers).send(r.body);
 }
 
 /**

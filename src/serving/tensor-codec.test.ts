@@ -62,9 +62,10 @@ function result(outputs: Tensor[], extra: Partial<InferenceResult> = {}): Infere
 }
 
 /** Splits an encoded response into its JSON document and the binary part. */
-function splitResponse(encoded: { body: Buffer; headerLength?: number }): { doc: Record<string, unknown>; binary: Buffer } {
-  const end = encoded.headerLength ?? encoded.body.length;
-  return { doc: parseJsonLossless(encoded.body.toString('utf8', 0, end)) as Record<string, unknown>, binary: encoded.body.subarray(end) };
+function splitResponse(encoded: { body: Buffer | string; headerLength?: number }): { doc: Record<string, unknown>; binary: Buffer } {
+  const body = Buffer.from(encoded.body);
+  const end = encoded.headerLength ?? body.length;
+  return { doc: parseJsonLossless(body.toString('utf8', 0, end)) as Record<string, unknown>, binary: body.subarray(end) };
 }
 
 /** One example per datatype: JSON data, the typed storage it decodes to and the JSON the encoder writes back. */
@@ -403,8 +404,9 @@ describe('encodeInferenceResponse', () => {
       '{"name":"label","datatype":"INT64","shape":[1],"data":[-3]},' +
       '{"name":"s","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":7}}]}';
     assert.equal(encoded.headerLength, Buffer.byteLength(json));
-    assert.equal(encoded.body.toString('utf8', 0, encoded.headerLength), json);
-    assert.deepEqual(encoded.body.subarray(encoded.headerLength), Buffer.concat([bytesOf(Float32Array.of(0.25, 0.75)), bytesElements(['hé'])]));
+    const body = encoded.body as Buffer;
+    assert.equal(body.toString('utf8', 0, encoded.headerLength), json);
+    assert.deepEqual(body.subarray(encoded.headerLength), Buffer.concat([bytesOf(Float32Array.of(0.25, 0.75)), bytesElements(['hé'])]));
   });
 
   test('a binary response decodes back to the same tensors', () => {

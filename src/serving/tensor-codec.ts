@@ -309,7 +309,8 @@ export function wantsBinaryOutput(req: InferenceRequest, outputName: string): bo
 }
 
 /** The V2 response body; with any binary output, `headerLength` is the byte length of its JSON part. */
-export function encodeInferenceResponse(result: InferenceResult, binaryOutputs: Set<string>): { body: Buffer; headerLength?: number } {
+/** Without binary outputs the body is the JSON text: a string goes out in one write with the headers. */
+export function encodeInferenceResponse(result: InferenceResult, binaryOutputs: Set<string>): { body: Buffer | string; headerLength?: number } {
   const chunks: Buffer[] = [];
   let json = `{"model_name":${JSON.stringify(result.modelName)},"model_version":${JSON.stringify(result.modelVersion)}`;
   if (result.id !== undefined) json += `,"id":${JSON.stringify(result.id)}`;
@@ -322,8 +323,9 @@ export function encodeInferenceResponse(result: InferenceResult, binaryOutputs: 
     json += bytes ? `,"parameters":{"binary_data_size":${bytes.length}}}` : `,"data":${jsonDataOf(t)}}`;
   });
   json += ']}';
+  if (chunks.length === 0) return { body: json };
   const header = Buffer.from(json);
-  return chunks.length === 0 ? { body: header } : { body: Buffer.concat([header, ...chunks]), headerLength: header.length };
+  return { body: Buffer.concat([header, ...chunks]), headerLength: header.length };
 }
 
 function jsonDataOf(t: Tensor): string {
