@@ -36,8 +36,8 @@ const MLFLOW = '/api/2.0/mlflow';
 const ARTIFACTS = '/api/2.0/mlflow-artifacts/artifacts';
 const DEPLOYMENTS = '/api/capstan/deployments';
 const JSON_BODY = { 'content-type': 'application/json' };
-const FIGURES = ['bare_json', 'bare_batched', 'capstan_v2_64', 'capstan_v2_1', 'overhead', 'batching_gain', 'cold_start'];
-const TARGETS = { ratio_to_bare_batched: 0.85, p99_ms_at_64: 25, p50_ms_at_1: 1, added_p50_ms: 0.3, batching_gain: 3, cold_start_ms: 500 };
+const FIGURES = ['bare_json', 'bare_batched', 'capstan_v2_64', 'capstan_v2_1', 'overhead', 'batching_gain', 'overload', 'cold_start'];
+const TARGETS = { ratio_to_bare_batched: 0.85, p99_ms_at_64: 25, p50_ms_at_1: 1, added_p50_ms: 0.3, batching_gain: 3, cold_start_ms: 500, overload_p99_growth: 1.5, overload_rss_growth_mib: 64 };
 // What the bare batched server and the batching figure compare (the deployment spec's own names).
 const BARE_BATCHING = { max_batch_size: 32, max_queue_delay_ms: 2 };
 const BASELINE = 'none: a baseline (meets_target is null)';
@@ -416,6 +416,32 @@ async function capstanV2(ctx, label, deployment, connections) {
   return measure(label, ctx.capstan, `/v2/models/${deployment}/infer`, ctx.payloads, ctx.opts, connections, capstanStats(deployment));
 }
 
+/** Resident memory of a process in MiB (Linux), or null. */
+function rssMib(pid) {
+  try {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? round(Number(kb) / 1024, 1) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Four times the connections that saturate the server, against a deployment whose queue holds 32:
+ * the excess must be shed at once (429), the accepted requests' p99 stay bounded, and memory flat
+ * across two rounds (the second round's growth is what counts; the first warms allocators up).
+ */
+async function overload(ctx) {
+  const connections = ctx.opts.connections * 4;
+  const route = '/v2/models/mlp-shed/infer';
+  const rss0 = rssMib(ctx.capstan.pid);
+  const first = await measure('overload (round 1)', ctx.capstan, route, ctx.payloads, ctx.opts, connections);
+  const rss1 = rssMib(ctx.capstan.pid);
+  const m = await measure('overload (round 2)', ctx.capstan, route, ctx.payloads, ctx.opts, connections);
+  const rss2 = rssMib(ctx.capstan.pid);
+  return { ...m, round_1_p99_ms: first.latency_ms?.p99 ?? null, shed: m.errors, shed_share: round(m.errors / Math.max(1, m.errors + m.requests), 3), rss_mib: { before: rss0, after_round_1: rss1, after_round_2: rss2 }, rss_growth_round_2_mib: rss1 !== null && rss2 !== null ? round(rss2 - rss1, 1) : null };
+}
+
 /**
  * wide_mlp answers the same through both deployments, softmax rows that sum to 1: nothing more is
  * known about the answers of its random weights.
@@ -482,6 +508,8 @@ function summarize(results) {
     capstan_v2_1: line('capstan_v2_1', (r) => ({ p50_ms: r.latency_ms.p50, p99_ms: r.latency_ms.p99, req_per_s: r.req_per_s }), `p50 <= ${TARGETS.p50_ms_at_1} ms`),
     overhead: line('overhead', (r) => ({ added_p50_ms: r.added_p50_ms, capstan_p50_ms: r.capstan_p50_ms, bare_p50_ms: r.bare_p50_ms }), `added p50 <= ${TARGETS.added_p50_ms} ms`),
     batching_gain: line('batching_gain', (r) => ({ gain: r.gain, batched_req_per_s: r.batched_req_per_s, single_req_per_s: r.single_req_per_s }), `gain >= ${TARGETS.batching_gain}`),
+    overload: line('overload', (r) => ({ accepted_req_per_s: r.req_per_s, accepted_p99_ms: r.latency_ms?.p99, round_1_p99_ms: r.round_1_p99_ms, shed_share: r.shed_share, rss_growth_round_2_mib: r.rss_growth_round_2_mib }),
+      `sheds; accepted p99 not growing (round 2 <= ${TARGETS.overload_p99_growth}x round 1); RSS growth in round 2 <= ${TARGETS.overload_rss_growth_mib} MiB`),
     cold_start: line('cold_start', (r) => ({ median_ms: r.median_ms, runs_ms: r.runs_ms }), `median <= ${TARGETS.cold_start_ms} ms`),
   };
   return Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined));
@@ -513,6 +541,7 @@ async function main() {
     capstan64: want('capstan_v2_64'),
     bareSingle: want('overhead'),
     capstan1: want('capstan_v2_1', 'overhead'),
+    overload: want('overload'),
     wide: want('batching_gain'),
     cold: want('cold_start'),
   };
@@ -540,16 +569,17 @@ async function main() {
   };
   const raw = {};
   try {
-    if (needs.capstan64 || needs.capstan1 || needs.wide) {
+    if (needs.capstan64 || needs.capstan1 || needs.wide || needs.overload) {
       try {
         ctx.capstan = await startCapstan(ctx);
         const client = createClient(ctx.capstan.url, 1);
         try {
           const { experiment_id: experimentId } = await client.call('POST', `${MLFLOW}/experiments/create`, { name: `bench-serving-${Date.now().toString(36)}` });
-          if (needs.capstan64 || needs.capstan1) {
+          if (needs.capstan64 || needs.capstan1 || needs.overload) {
             const v = await registerModel(client, experimentId, 'tabular-mlp', TABULAR);
             await deploy(client, { name: 'mlp', model: 'tabular-mlp', targets: { stable: { version: v } } });
-            log(`deployed tabular-mlp version ${v} as 'mlp' (default batching)`);
+            await deploy(client, { name: 'mlp-shed', model: 'tabular-mlp', targets: { stable: { version: v } }, limits: { max_queue: 32 } });
+            log(`deployed tabular-mlp version ${v} as 'mlp' (default batching) and 'mlp-shed' (max_queue 32)`);
           }
           if (needs.wide) {
             const v = await registerModel(client, experimentId, 'wide-mlp', WIDE);
@@ -561,7 +591,7 @@ async function main() {
           client.close();
         }
       } catch (err) {
-        for (const key of ['capstan_v2_64', 'capstan_v2_1', 'overhead', 'batching_gain']) if (want(key)) failed(key, err);
+        for (const key of ['capstan_v2_64', 'capstan_v2_1', 'overhead', 'batching_gain', 'overload']) if (want(key)) failed(key, err);
         await ctx.capstan?.stop();
         ctx.capstan = null;
       }
@@ -627,6 +657,17 @@ async function main() {
         bare_single: raw.bareSingle,
         target: { added_p50_ms_max: TARGETS.added_p50_ms }, meets_target: raw.capstan1.errors === 0 && raw.bareSingle.errors === 0 && added <= TARGETS.added_p50_ms,
       };
+    }
+
+    if (needs.overload && ctx.capstan) {
+      try {
+        const m = await overload(ctx);
+        results.overload = {
+          what: `${opts.connections * 4} connections (4x the saturating ${opts.connections}) against tabular_mlp with max_queue 32: 429s are shed requests`,
+          ...m, target: { sheds: true, accepted_p99_round_2_over_round_1_max: TARGETS.overload_p99_growth, rss_growth_round_2_mib_max: TARGETS.overload_rss_growth_mib },
+          meets_target: m.shed > 0 && m.round_1_p99_ms !== null && m.latency_ms.p99 <= TARGETS.overload_p99_growth * m.round_1_p99_ms && m.rss_growth_round_2_mib !== null && m.rss_growth_round_2_mib <= TARGETS.overload_rss_growth_mib,
+        };
+      } catch (err) { failed('overload', err); }
     }
 
     if (needs.wide && ctx.capstan) {

@@ -92,7 +92,10 @@ async function serve(lane: Lane, m: RegExpExecArray, req: IncomingMessage, res: 
     status = reply.status;
     await auditRefusal(err, who, { method: 'POST', route: lane.route.path, requestId, ip }, opts.access);
     const line = { request_id: requestId, method: 'POST', route: lane.route.path, status, error_code: reply.error.code };
-    if (status >= 500) opts.logger.error({ ...line, err }, 'request failed');
+    // Shed and rate-limited requests are counted, not logged: under overload a line each would add
+    // to the load they were refused to relieve.
+    if (status >= 500 && status !== 503) opts.logger.error({ ...line, err }, 'request failed');
+    else if (status === 429 || status === 503) opts.logger.debug(line, 'request refused');
     else opts.logger.info(line, 'request');
     // A refused request may not have been read: drain it so the connection can carry the next one.
     req.resume();
