@@ -69,9 +69,13 @@ describe('inference over V2 and V1', () => {
       const cols = assertOk(await call(app, 'POST', '/v1/models/forest:predict', { inputs: { input: rows } }));
       assert.deepEqual(cols.outputs.label, ex.expected_outputs.label.data);
     }
-    const ex = mlp.sidecar.examples[0];
-    const one = assertOk(await call(app, 'POST', '/v1/models/cancer:predict', { instances: [ex.inputs.input.data.slice(0, 30)] }));
-    assertClose(one.predictions[0], ex.expected_outputs.probabilities.data.slice(0, 2), 1e-4, 1e-5, 'cancer V1');
+    for (const ex of mlp.sidecar.examples) {
+      const rows: number[][] = [];
+      for (let r = 0; r < ex.inputs.input.shape[0]; r++) rows.push(ex.inputs.input.data.slice(r * 30, (r + 1) * 30));
+      const res = assertOk(await call(app, 'POST', '/v1/models/cancer:predict', { instances: rows }));
+      const { rtol, atol } = mlp.sidecar.tolerance;
+      res.predictions.forEach((p: number[], r: number) => assertClose(p, ex.expected_outputs.probabilities.data.slice(r * 2, r * 2 + 2), rtol, atol, `cancer V1 ${ex.id} row ${r}`));
+    }
   });
 
   it('echoes every V2 datatype exactly, 64-bit extremes included, as JSON and as binary', async () => {
