@@ -1,12 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { authorize, DEFAULT_PROJECT, LOCAL_ADMIN } from '../access/index.js';
-import { AppError } from '../errors/index.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import { admit, auditRefusal, stripProjectPrefix, type Admission, type RequestAccess } from './access-hook.js';
 import { errorReply } from './errors.js';
 import { requestIdOf } from './request-id.js';
-import type { RouteContext, RouteDef } from './route.js';
+import { matchedParams, routeMatcher, type RouteContext, type RouteDef } from './route.js';
 
 export interface FastLaneOptions {
   routes: readonly RouteDef[];
@@ -23,13 +22,6 @@ interface Lane {
   params: string[];
 }
 
-/** `/v2/models/:name/infer` → a regex with one group per parameter (a parameter is one path segment). */
-function compile(route: RouteDef): Lane {
-  const params: string[] = [];
-  const source = route.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:(\w+)/g, (_m, name: string) => (params.push(name), '([^/]+)'));
-  return { route, pattern: new RegExp(`^${source}/?$`), params };
-}
-
 function clientIp(req: IncomingMessage, trustProxy: boolean): string {
   const forwarded = trustProxy ? (req.headers['x-forwarded-for'] as string | undefined)?.split(',')[0]?.trim() : undefined;
   return forwarded || req.socket.remoteAddress || '';
@@ -44,7 +36,7 @@ function clientIp(req: IncomingMessage, trustProxy: boolean): string {
  * lane handlers. Successful requests are not logged (they are counted); failures are.
  */
 export function fastLane(opts: FastLaneOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const lanes = opts.routes.filter((r) => r.lane && r.method === 'POST').map(compile);
+  const lanes: Lane[] = opts.routes.filter((r) => r.lane && r.method === 'POST').map((route) => ({ route, ...routeMatcher(route.path) }));
   return (req, res) => {
     if (req.method !== 'POST' || lanes.length === 0) return false;
     const path = stripProjectPrefix(req).split('?')[0];
@@ -72,14 +64,7 @@ async function serve(lane: Lane, m: RegExpExecArray, req: IncomingMessage, res: 
   if (opts.trustProxy && req.headers['x-forwarded-proto'] === 'https') base['strict-transport-security'] = 'max-age=31536000';
   let status = 500;
   try {
-    const input: Record<string, string> = {};
-    lane.params.forEach((name, i) => {
-      try {
-        input[name] = decodeURIComponent(m[i + 1]);
-      } catch {
-        throw new AppError('BAD_REQUEST', `The path parameter '${name}' is not valid percent-encoding.`);
-      }
-    });
+    const input = matchedParams(lane.params, m);
     await admit(req, lane.route, ip, opts.access, who);
     const access = lane.route.access;
     // Resource functions read only the principal and the project of their context.

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Action, Principal, ProjectRef, Resource } from '../access/index.js';
 import type { Fields } from './fields.js';
+import { AppError } from '../errors/index.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -81,3 +82,23 @@ export function laneHandler<I>(lane: (input: I, ctx: LaneContext) => Promise<Lan
 }
 
 export const defineRoute = <I = Record<string, any>>(r: RouteDef<I>): RouteDef<I> => r;
+
+/** A route's path as a regex with one group per `:param` (a parameter is one path segment). */
+export function routeMatcher(path: string): { pattern: RegExp; params: string[] } {
+  const params: string[] = [];
+  const source = path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:(\w+)/g, (_m, name: string) => (params.push(name), '([^/]+)'));
+  return { pattern: new RegExp(`^${source}/?$`), params };
+}
+
+/** The decoded path parameters of a match, or BAD_REQUEST naming one that is not valid percent-encoding. */
+export function matchedParams(params: string[], m: RegExpExecArray): Record<string, string> {
+  const input: Record<string, string> = {};
+  params.forEach((name, i) => {
+    try {
+      input[name] = decodeURIComponent(m[i + 1]);
+    } catch {
+      throw new AppError('BAD_REQUEST', `The path parameter '${name}' is not valid percent-encoding.`);
+    }
+  });
+  return input;
+}
