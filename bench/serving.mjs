@@ -24,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClient, createPoster, createTally, log, round, runForDuration, sleep } from './lib/load.mjs';
-import { freePort } from './lib/server.mjs';
+import { freePort, stopChild } from './lib/server.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CAPSTAN = path.join(ROOT, 'bin', 'capstan.js');
@@ -279,12 +279,7 @@ async function startProcess(what, args, logFile, env, ready, pipeStdout = false)
   let gone = null;
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => { gone = { code, signal }; resolve(gone); }));
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(child, exited, STOP_TIMEOUT_MS);
     running.delete(stop);
   };
   running.add(stop);

@@ -52,14 +52,7 @@ export async function startServer(dataDir, env = {}) {
   let gone = null;
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => { gone = { code, signal }; resolve(gone); }));
   const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
+  const stop = () => stopChild(child, exited, STOP_TIMEOUT_MS);
   log(`starting Capstan on ${url} with data in ${dataDir}`);
   const deadline = Date.now() + HEALTH_TIMEOUT_MS;
   while (!gone && Date.now() < deadline) {
@@ -70,4 +63,13 @@ export async function startServer(dataDir, env = {}) {
   process.stderr.write(tail);
   await stop();
   throw new Error(`Capstan ${why}`);
+}
+
+/** SIGTERM, then SIGKILL if `child` has not exited within `timeoutMs`; resolves once it has. */
+export async function stopChild(child, exited, timeoutMs) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  await exited;
+  clearTimeout(timer);
 }
