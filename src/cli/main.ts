@@ -26,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   deploy: async () => (await import('./deployments.js')).deployCommand,
   deployments: async () => (await import('./deployments.js')).deploymentsCommand,
   serve: async () => (await import('./serve.js')).serveCommand,
+  drift: async () => (await import('./drift.js')).driftCommand,
 };
 
 const HELP = `capstan — one service for the ML lifecycle
@@ -52,6 +53,7 @@ commands:
   deploy        -f deployment.yaml  (create or replace a deployment; canary rollouts, shadows, batching)
   deployments   list | get | set-traffic | rollback | promote | events | predictions | delete
   serve         MODEL.onnx  (serve one ONNX file over V2 and V1 on its own, no database)
+  drift         REFERENCE.csv CURRENT.csv  (drift and data-quality report, no server; --json, --html)
 
 Client commands take --url (or CAPSTAN_URL), --token (or CAPSTAN_TOKEN, else the stored login)
 and --project (or CAPSTAN_PROJECT).
