@@ -99,15 +99,26 @@ export function numericColumn(name: string, cells: (string | null)[], what = 'CS
 }
 
 /**
- * Numerical when every present cell is a number (and at least one is), else categorical. A code
- * with a leading zero (`00501`) makes the column categorical: reading it as a number would lose it.
+ * The cells as numbers (null where missing), or null when a present cell is not a number or is a
+ * code with a leading zero (`00501`), which reading as a number would lose.
  */
-export function inferKind(cells: (string | null)[]): 'numerical' | 'categorical' {
-  let any = false;
-  for (const cell of cells) {
-    if (cell === null) continue;
-    if (parseNumberCell(cell) === undefined || /^[+-]?0\d/.test(cell)) return 'categorical';
-    any = true;
+export function asNumerical(cells: (string | null)[]): (number | null)[] | null {
+  const out: (number | null)[] = new Array(cells.length);
+  for (let r = 0; r < cells.length; r++) {
+    const cell = cells[r];
+    if (cell === null) {
+      out[r] = null;
+      continue;
+    }
+    const v = parseNumberCell(cell);
+    if (v === undefined || /^[+-]?0\d/.test(cell)) return null;
+    out[r] = v;
   }
-  return any ? 'numerical' : 'categorical';
+  return out;
+}
+
+/** Numerical when every present cell is a number and at least one is present, else categorical. */
+export function inferKind(cells: (string | null)[]): 'numerical' | 'categorical' {
+  const numbers = asNumerical(cells);
+  return numbers && numbers.some((v) => v !== null) ? 'numerical' : 'categorical';
 }

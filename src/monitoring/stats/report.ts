@@ -1,7 +1,7 @@
 import { invalidParam } from '../../errors/index.js';
 import { binnedQ10, type BinnedQ10 } from './binning.js';
 import { categoricalDrift, type CategoricalDrift } from './categorical.js';
-import { inferKind, numericColumn, type CsvTable } from './csv.js';
+import { asNumerical, numericColumn, type CsvTable } from './csv.js';
 import { datasetDrift, evidentlyBlock, type ColumnKind, type DatasetDrift, type EvidentlyBlock } from './evidently.js';
 import { ks2samp, type KsResult } from './ks.js';
 import { qualityCategorical, qualityNumerical, type CategoricalQuality, type NumericalQuality } from './quality.js';
@@ -44,9 +44,7 @@ function skipped(nRef: number, nCur: number): Skipped | null {
   return null;
 }
 
-function numericalColumn(name: string, refCells: (string | null)[], curCells: (string | null)[]): Pick<ColumnReport, 'reference' | 'current' | 'drift'> {
-  const refValues = numericColumn(name, refCells, 'reference');
-  const curValues = numericColumn(name, curCells, 'current');
+function numericalColumn(refValues: (number | null)[], curValues: (number | null)[]): Pick<ColumnReport, 'reference' | 'current' | 'drift'> {
   const ref = finite(refValues);
   const cur = finite(curValues);
   const reference = qualityNumerical(refValues);
@@ -69,6 +67,14 @@ function categoricalColumn(refCells: (string | null)[], curCells: (string | null
   return { reference, current, drift: { n_ref: ref.length, n_cur: cur.length, ...categoricalDrift(ref, cur), evidently: evidentlyBlock('categorical', ref, cur) } };
 }
 
+/** Both sides as numbers when together they read as numerical (one parse, kept), else null. */
+function inferredNumbers(refCells: (string | null)[], curCells: (string | null)[]): (number | null)[][] | null {
+  const ref = asNumerical(refCells);
+  const cur = asNumerical(curCells);
+  if (!ref || !cur) return null;
+  return ref.some((v) => v !== null) || cur.some((v) => v !== null) ? [ref, cur] : null;
+}
+
 /**
  * The drift and data-quality report of two tables with the same columns: per column the quality
  * facts of both sides and every statistic of the drift spec (a column with nothing to compare is
@@ -84,8 +90,10 @@ export function driftReport(reference: CsvTable, current: CsvTable, types: Recor
     const refCells = reference.cells[c];
     const curCells = current.cells[c];
     const declared = types[name];
-    const type = declared ?? inferKind([...refCells, ...curCells]);
-    const parts = type === 'numerical' ? numericalColumn(name, refCells, curCells) : categoricalColumn(refCells, curCells);
+    const numbers = declared === 'numerical' ? [numericColumn(name, refCells, 'reference'), numericColumn(name, curCells, 'current')]
+      : declared === 'categorical' ? null : inferredNumbers(refCells, curCells);
+    const type: ColumnKind = numbers ? 'numerical' : 'categorical';
+    const parts = numbers ? numericalColumn(numbers[0], numbers[1]) : categoricalColumn(refCells, curCells);
     return { name, type, type_source: declared ? 'declared' : 'inferred', ...parts };
   });
   const outcomes = columns.map((c) => ('skipped' in c.drift ? { skipped: c.drift.skipped } : { auto_drift_detected: c.drift.evidently.auto_drift_detected }));
