@@ -146,7 +146,8 @@ for (const { db, skip } of await testDatabases()) {
           else failures.push(a.body.error_code);
         }
         const d = assertOk(await call(app, 'GET', `${DEPLOYMENTS}/get?name=rollout`)).deployment;
-        return d.rollout.status === 'rolled_back' ? d : undefined;
+        // Rolled back in the database and in this replica's routing table.
+        return d.rollout.status === 'rolled_back' && d.live?.revision === d.revision ? d : undefined;
       });
       // Every failure is the canary's own inference error: stable traffic never failed.
       assert.ok(failures.length > 0 && ok > 0);
