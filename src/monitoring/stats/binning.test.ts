@@ -1,11 +1,10 @@
 // Decile binning, PSI, Jensen–Shannon and Hellinger (drift-statistics.md §4.3) against
 // test/fixtures/drift/stats_expected.json (SciPy's jensenshannon, the spec's edge rule) and by hand.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { assertStat, finiteOf, presentOf, statsFixture, type NumCell } from '../../../test/support/drift.js';
 import { binBelow, binnedQ10, hellinger, jsDistance, psi, quantileEdgesRaw, type BinnedQ10 } from './binning.js';
 
-type NumCell = number | 'inf' | '-inf' | null;
 interface NumericalCase {
   name: string;
   ref: NumCell[];
@@ -13,24 +12,17 @@ interface NumericalCase {
   drift: { skipped: string } | { n_ref: number; n_cur: number; binned_q10: BinnedQ10 };
 }
 
-const FIXTURE = new URL('../../../test/fixtures/drift/stats_expected.json', import.meta.url);
-const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { numerical: NumericalCase[] };
+const fixture = statsFixture<{ numerical: NumericalCase[] }>();
 
-function finite(cells: NumCell[]): Float64Array {
-  return Float64Array.from(cells.filter((c): c is number => typeof c === 'number'));
-}
 
-function assertStat(got: number, exp: number, what: string): void {
-  assert.ok(Math.abs(got - exp) <= 1e-9 * Math.abs(exp) + 1e-12, `${what}: got ${got}, expected ${exp}`);
-}
 
 describe('binnedQ10 against the fixtures', () => {
   it('reproduces edges, counts, PSI, JS and Hellinger of every numerical column', () => {
     let checked = 0;
     for (const c of fixture.numerical) {
       if ('skipped' in c.drift) continue;
-      const ref = finite(c.ref);
-      const cur = finite(c.cur);
+      const ref = finiteOf(c.ref);
+      const cur = finiteOf(c.cur);
       assert.equal(ref.length, c.drift.n_ref, c.name);
       const got = binnedQ10(ref, cur);
       const exp = c.drift.binned_q10;
@@ -49,7 +41,7 @@ describe('binnedQ10 against the fixtures', () => {
   it('uses the integer-position rule bit for bit', () => {
     for (const c of fixture.numerical) {
       if ('skipped' in c.drift) continue;
-      const raw = quantileEdgesRaw(finite(c.ref).sort(), 10);
+      const raw = quantileEdgesRaw(finiteOf(c.ref).sort(), 10);
       const distinct = raw.filter((e, i) => i === 0 || e !== raw[i - 1]);
       assert.deepEqual(distinct, c.drift.binned_q10.edges, c.name);
     }

@@ -1,8 +1,8 @@
 // The Evidently-compatible block and dataset share (drift-statistics.md §4.6, §4.7) against values
 // built with numpy / SciPy in test/fixtures/drift/stats_expected.json, and by hand.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { assertStat, finiteOf, presentOf, statsFixture, type NumCell } from '../../../test/support/drift.js';
 import {
   autoMethod,
   datasetDrift,
@@ -15,7 +15,6 @@ import {
   type EvidentlyBlock,
 } from './evidently.js';
 
-type NumCell = number | 'inf' | '-inf' | null;
 type Drift = { skipped: string } | { n_ref: number; n_cur: number; ks_pvalue?: number; evidently: EvidentlyBlock };
 interface Case<C> {
   name: string;
@@ -29,26 +28,16 @@ interface DatasetCase {
   expected: ReturnType<typeof datasetDrift>;
 }
 
-const FIXTURE = new URL('../../../test/fixtures/drift/stats_expected.json', import.meta.url);
-const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as {
+const fixture = statsFixture<{
   numerical: Case<NumCell>[];
   categorical: Case<string | null>[];
   datasets: DatasetCase[];
-};
+}>();
 
 const P_VALUE_METHODS = new Set(['ks', 'chisquare', 'z']);
 
-function finite(cells: NumCell[]): Float64Array {
-  return Float64Array.from(cells.filter((c): c is number => typeof c === 'number'));
-}
 
-function present(cells: (string | null)[]): string[] {
-  return cells.filter((c): c is string => c !== null);
-}
 
-function assertStat(got: number, exp: number, what: string): void {
-  assert.ok(Math.abs(got - exp) <= 1e-9 * Math.abs(exp) + 1e-12, `${what}: got ${got}, expected ${exp}`);
-}
 
 function assertBlock(got: EvidentlyBlock, exp: EvidentlyBlock, what: string): void {
   assert.deepEqual(Object.keys(got).sort(), Object.keys(exp).sort(), `${what}: field names`);
@@ -72,12 +61,12 @@ function assertBlock(got: EvidentlyBlock, exp: EvidentlyBlock, what: string): vo
 function numericalBlock(c: Case<NumCell>): EvidentlyBlock | null {
   if ('skipped' in c.drift) return null;
   const ks = c.drift.ks_pvalue!;
-  return evidentlyBlock('numerical', finite(c.ref), finite(c.cur), () => ks);
+  return evidentlyBlock('numerical', finiteOf(c.ref), finiteOf(c.cur), () => ks);
 }
 
 function categoricalBlock(c: Case<string | null>): EvidentlyBlock | null {
   if ('skipped' in c.drift) return null;
-  return evidentlyBlock('categorical', present(c.ref), present(c.cur));
+  return evidentlyBlock('categorical', presentOf(c.ref), presentOf(c.cur));
 }
 
 describe('evidentlyBlock against the fixtures', () => {
@@ -110,7 +99,7 @@ describe('evidentlyBlock against the fixtures', () => {
       if ('skipped' in c.drift) continue;
       let calls = 0;
       const ks = c.drift.ks_pvalue!;
-      const block = evidentlyBlock('numerical', finite(c.ref), finite(c.cur), () => {
+      const block = evidentlyBlock('numerical', finiteOf(c.ref), finiteOf(c.cur), () => {
         calls++;
         return ks;
       });
@@ -121,8 +110,8 @@ describe('evidentlyBlock against the fixtures', () => {
   it('keeps numpy’s extra Sturges bin where log₂N + 1 is an integer', () => {
     for (const name of ['sturges_n1024_extra_bin', 'sturges_n4096_extra_bin']) {
       const c = fixture.numerical.find((x) => x.name === name)!;
-      const ref = finite(c.ref);
-      const cur = finite(c.cur);
+      const ref = finiteOf(c.ref);
+      const cur = finiteOf(c.cur);
       const edges = sturgesEdges(ref, cur);
       assert.equal(edges.length - 1, Math.log2(ref.length + cur.length) + 2, name);
     }

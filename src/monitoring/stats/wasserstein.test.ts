@@ -1,11 +1,10 @@
 // Wasserstein-1 and its normed variant (drift-statistics.md §4.4) against
 // scipy.stats.wasserstein_distance / np.std values in test/fixtures/drift/stats_expected.json.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { assertStat, finiteOf, presentOf, statsFixture, type NumCell } from '../../../test/support/drift.js';
 import { wasserstein, wassersteinDistance, type Wasserstein } from './wasserstein.js';
 
-type NumCell = number | 'inf' | '-inf' | null;
 interface NumericalCase {
   name: string;
   ref: NumCell[];
@@ -13,23 +12,16 @@ interface NumericalCase {
   drift: { skipped: string } | { wasserstein: Wasserstein };
 }
 
-const FIXTURE = new URL('../../../test/fixtures/drift/stats_expected.json', import.meta.url);
-const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { numerical: NumericalCase[] };
+const fixture = statsFixture<{ numerical: NumericalCase[] }>();
 
-function finite(cells: NumCell[]): Float64Array {
-  return Float64Array.from(cells.filter((c): c is number => typeof c === 'number'));
-}
 
-function assertStat(got: number, exp: number, what: string): void {
-  assert.ok(Math.abs(got - exp) <= 1e-9 * Math.abs(exp) + 1e-12, `${what}: got ${got}, expected ${exp}`);
-}
 
 describe('wasserstein against SciPy', () => {
   it('matches distance, ref_std_pop, norm and normed for every numerical column', () => {
     let checked = 0;
     for (const c of fixture.numerical) {
       if ('skipped' in c.drift) continue;
-      const got = wasserstein(finite(c.ref), finite(c.cur));
+      const got = wasserstein(finiteOf(c.ref), finiteOf(c.cur));
       const exp = c.drift.wasserstein;
       for (const k of ['distance', 'ref_std_pop', 'norm', 'normed'] as const) assertStat(got[k], exp[k], `${c.name} ${k}`);
       checked++;
@@ -39,8 +31,8 @@ describe('wasserstein against SciPy', () => {
 
   it('is symmetric and does not depend on the input order', () => {
     const c = fixture.numerical.find((x) => x.name === 'normal_shift_small')!;
-    const ref = finite(c.ref);
-    const cur = finite(c.cur);
+    const ref = finiteOf(c.ref);
+    const cur = finiteOf(c.cur);
     const d = wassersteinDistance(ref, cur);
     assert.equal(wassersteinDistance(cur, ref), d);
     assert.equal(wassersteinDistance([...ref].reverse(), cur), d);
