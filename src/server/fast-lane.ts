@@ -5,7 +5,7 @@ import type { ServerMetrics } from '../observability/metrics.js';
 import { admit, auditRefusal, stripProjectPrefix, type Admission, type RequestAccess } from './access-hook.js';
 import { errorReply } from './errors.js';
 import { requestIdOf } from './request-id.js';
-import { matchedParams, routeMatcher, type RouteContext, type RouteDef } from './route.js';
+import { matchedParams, routeMatcher, writeAnswer, type RouteContext, type RouteDef } from './route.js';
 
 export interface FastLaneOptions {
   routes: readonly RouteDef[];
@@ -50,11 +50,6 @@ export function fastLane(opts: FastLaneOptions): (req: IncomingMessage, res: Ser
   };
 }
 
-function write(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer | string): void {
-  res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
-  res.end(body);
-}
-
 async function serve(lane: Lane, m: RegExpExecArray, req: IncomingMessage, res: ServerResponse, opts: FastLaneOptions): Promise<void> {
   const started = process.hrtime.bigint();
   const requestId = requestIdOf(req);
@@ -71,7 +66,7 @@ async function serve(lane: Lane, m: RegExpExecArray, req: IncomingMessage, res: 
     if ('action' in access) authorize(who.principal, access.action, await access.resource(input, { principal: who.principal, project: who.project } as RouteContext));
     const answer = await lane.route.lane!(input, { principal: who.principal, project: who.project, requestId, raw: req });
     status = answer.status;
-    write(res, status, { ...base, ...answer.headers }, answer.body);
+    writeAnswer(res, status, { ...base, ...answer.headers }, answer.body);
   } catch (err) {
     const reply = errorReply(err, requestId, lane.route.protocolErrors);
     status = reply.status;
@@ -85,7 +80,7 @@ async function serve(lane: Lane, m: RegExpExecArray, req: IncomingMessage, res: 
     // A refused request may not have been read: drain it so the connection can carry the next one.
     req.resume();
     if (res.headersSent) res.destroy();
-    else write(res, status, { ...base, ...reply.headers }, JSON.stringify(reply.body));
+    else writeAnswer(res, status, { ...base, ...reply.headers }, JSON.stringify(reply.body));
   } finally {
     opts.metrics.observeRequest('POST', lane.route.path, status, Number(process.hrtime.bigint() - started) / 1e9);
   }

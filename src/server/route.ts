@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Action, Principal, ProjectRef, Resource } from '../access/index.js';
 import type { Fields } from './fields.js';
@@ -101,4 +101,10 @@ export function matchedParams(params: string[], m: RegExpExecArray): Record<stri
     }
   });
   return input;
+}
+
+/** Sends a whole answer on a raw response (the fast lane and the standalone server). */
+export function writeAnswer(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer | string): void {
+  res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
+  res.end(body);
 }

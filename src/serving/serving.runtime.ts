@@ -85,6 +85,11 @@ export class ServingRuntime {
     return [...this.live.values()];
   }
 
+  /** [deployment, model, version, queued requests, ready 0/1] of every served model, for the metrics gauges. */
+  queues(): [string, string, string, number, number][] {
+    return this.deployments().flatMap((d) => d.models().map((m): [string, string, string, number, number] => [d.name, m.name, m.version, m.queueDepth, m.isReady ? 1 : 0]));
+  }
+
   find(projectId: number, name: string): LiveDeployment | undefined {
     return this.live.get(`${projectId}/${name}`);
   }

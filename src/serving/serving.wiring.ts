@@ -67,34 +67,30 @@ export function createServing(deps: ServingDeps): Serving {
     pollMs: config['serving.poll_ms'], breakerFailures: config['serving.breaker_failures'], breakerCooldownMs: config['serving.breaker_cooldown_ms'],
     tokenRatePerSecond: config['serving.caller_rate_per_second'], tokenBurst: config['serving.caller_burst'] || 2 * config['serving.caller_rate_per_second'],
   });
-  runtime.metrics = new ServingMetrics(deps.metrics, {
-    queues: () => runtime.deployments().flatMap((d) => d.models().map((m) => [d.name, m.name, m.version, m.queueDepth, m.isReady ? 1 : 0] as [string, string, string, number, number])),
-  });
+  runtime.metrics = new ServingMetrics(deps.metrics, runtime);
   const controller = new CanaryController(runtime, service, logger);
+  /** Every target and shadow of the project's deployments with its version number (aliases as this replica resolved them). */
+  const routedVersions = async (projectId: number) => {
+    const out: { name: string; target: string; weight: number | null; model: string; version: number | undefined }[] = [];
+    for (const d of await sql.list(projectId)) {
+      const live = runtime.find(projectId, d.name);
+      const resolved = (target: string) => [...(live?.table.targets ?? []), ...(live?.table.shadows ?? [])].find((t) => t.spec.name === target)?.version;
+      const spec = parseDeploymentSpec(d.spec);
+      for (const t of [...spec.targets, ...spec.shadows]) {
+        out.push({ name: d.name, target: t.name, weight: 'weight' in t ? t.weight : null, model: t.model, version: t.version.startsWith('@') ? resolved(t.name) : Number(t.version) });
+      }
+    }
+    return out;
+  };
   return {
     routes: [...inferenceRoutes(runtime, { maxRequestBytes: config['serving.max_request_bytes'], maxElements: config['serving.max_elements'], serverVersion: deps.serverVersion }), ...deploymentRoutes(service, runtime, predictions)],
     runtime,
     deployments: service,
     async deploymentsOf(projectId, model, version) {
-      const found: { name: string; target: string; weight: number | null }[] = [];
-      for (const d of await sql.list(projectId)) {
-        const spec = parseDeploymentSpec(d.spec);
-        const live = runtime.find(projectId, d.name);
-        const resolved = (name: string) => [...(live?.table.targets ?? []), ...(live?.table.shadows ?? [])].find((t) => t.spec.name === name)?.version;
-        for (const t of [...spec.targets, ...spec.shadows]) {
-          const number = t.version.startsWith('@') ? resolved(t.name) : Number(t.version);
-          if (t.model === model && number === version) found.push({ name: d.name, target: t.name, weight: 'weight' in t ? t.weight : null });
-        }
-      }
-      return found;
+      return (await routedVersions(projectId)).filter((r) => r.model === model && r.version === version).map(({ name, target, weight }) => ({ name, target, weight }));
     },
     async deployedIn(projectId) {
-      const held = new Set<string>();
-      for (const d of await sql.list(projectId)) {
-        const spec = parseDeploymentSpec(d.spec);
-        for (const t of [...spec.targets, ...spec.shadows]) if (!t.version.startsWith('@')) held.add(`${t.model}/${t.version}`);
-      }
-      for (const d of runtime.deployments()) if (d.projectId === projectId) for (const t of [...d.table.targets, ...d.table.shadows]) held.add(`${t.model.name}/${t.version}`);
+      const held = new Set((await routedVersions(projectId)).map((r) => `${r.model}/${r.version}`));
       return (model, version) => held.has(`${model}/${version}`);
     },
     async start() {

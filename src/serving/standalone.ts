@@ -9,7 +9,7 @@ import { AppError } from '../errors/index.js';
 import { ServerMetrics } from '../observability/metrics.js';
 import { errorReply } from '../server/errors.js';
 import { requestIdOf } from '../server/request-id.js';
-import { matchedParams, routeMatcher, type RouteContext } from '../server/route.js';
+import { matchedParams, routeMatcher, writeAnswer, type RouteContext } from '../server/route.js';
 import { parseDeploymentSpec } from './deployment-spec.js';
 import { inferenceRoutes } from './inference.routes.js';
 import type { PredictionSink } from './prediction-log.js';
@@ -49,11 +49,6 @@ const CALLER: Principal = { id: 'standalone', name: 'standalone', kind: 'local',
 /** Standalone serving keeps no prediction log: there is no database to write it to. */
 const NO_LOG: PredictionSink = { add: () => undefined, flush: async () => undefined };
 
-function send(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer | string): void {
-  res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
-  res.end(body);
-}
-
 function bearerMatches(header: string | undefined, token: string): boolean {
   const given = Buffer.from(/^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '');
   const want = Buffer.from(token);
@@ -78,7 +73,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
   const pool = opts.pool ?? new WorkerPool({ size: opts.workers, executionProviders: ['cpu'], intraOpThreads: 1 });
   const runtime = new ServingRuntime(null, null, pool, new MemoryTokenBuckets(), NO_LOG, opts.logger, { pollMs: 1000, breakerFailures: 5, breakerCooldownMs: 5000, tokenRatePerSecond: 0, tokenBurst: 0 });
   const metrics = new ServerMetrics();
-  runtime.metrics = new ServingMetrics(metrics.registry, { queues: () => runtime.deployments().flatMap((d) => d.models().map((m) => [d.name, m.name, m.version, m.queueDepth, m.isReady ? 1 : 0] as [string, string, string, number, number])) });
+  runtime.metrics = new ServingMetrics(metrics.registry, runtime);
   const model = await runtime.serveLocal(PROJECT.projectId, spec, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   if (!model.isReady) {
     await runtime.close();
@@ -91,7 +86,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
     const requestId = requestIdOf(req);
     const path = (req.url ?? '/').split('?')[0];
     try {
-      if (req.method === 'GET' && path === '/metrics') return send(res, 200, { 'content-type': metrics.registry.contentType }, await metrics.registry.metrics());
+      if (req.method === 'GET' && path === '/metrics') return writeAnswer(res, 200, { 'content-type': metrics.registry.contentType }, await metrics.registry.metrics());
       let found: { r: (typeof routes)[number]; m: RegExpExecArray } | undefined;
       for (const r of routes) {
         const m = r.route.method === req.method ? r.pattern.exec(path) : null;
@@ -108,17 +103,17 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
       const input = matchedParams(params, found.m);
       if (route.lane) {
         const a = await route.lane(input, { principal: CALLER, project: PROJECT, requestId, raw: req });
-        return send(res, a.status, { ...a.headers, 'x-request-id': requestId }, a.body);
+        return writeAnswer(res, a.status, { ...a.headers, 'x-request-id': requestId }, a.body);
       }
       // Inference's GET handlers read only the project of their context.
       const body = await route.handler(input, { principal: CALLER, project: PROJECT } as RouteContext);
-      send(res, 200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId }, JSON.stringify(body));
+      writeAnswer(res, 200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId }, JSON.stringify(body));
     } catch (err) {
       const r = errorReply(err, requestId, true);
       if (r.status >= 500 && r.status !== 503) opts.logger.error({ err, request_id: requestId }, 'request failed');
       req.resume();
       if (res.headersSent) res.destroy();
-      else send(res, r.status, r.headers, JSON.stringify(r.body));
+      else writeAnswer(res, r.status, r.headers, JSON.stringify(r.body));
     }
   };
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(opts.port, opts.host, () => resolve()));

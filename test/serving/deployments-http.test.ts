@@ -72,6 +72,12 @@ for (const { db, skip } of await testDatabases()) {
       assertError(await call(app, 'POST', `${DEPLOYMENTS}/set-traffic`, { name: 'ab', traffic: { a: 20, b: 20 } }), 'INVALID_PARAMETER_VALUE', /add up to 100/);
       const events = assertOk(await call(app, 'GET', `${DEPLOYMENTS}/events?name=ab`)).events;
       assert.deepEqual(events.map((e: any) => e.kind), ['created', 'traffic_set']);
+      // Keeping only the newest version would delete mlp 1 and 2, but 'ab' routes to mlp 1: retention keeps it.
+      assertOk(await call(app, 'PUT', '/api/capstan/registry/policy', { text: 'retention:\n  keep_last: 1\n' }));
+      const plan = assertOk(await call(app, 'POST', '/api/capstan/admin/gc', { dry_run: true }));
+      const planned = plan.retention.filter((r: any) => r.name === 'mlp').map((r: any) => r.version);
+      assert.deepEqual(planned, [2], JSON.stringify(plan.retention));
+      assertOk(await call(app, 'PUT', '/api/capstan/registry/policy', { text: 'retention:\n  keep_last: 1000\n' }));
       const lineage = assertOk(await call(app, 'GET', '/api/capstan/lineage/model?uri=models:/forest/1')).graph;
       assert.ok(lineage.nodes.some((n: any) => n.id === 'deployment:ab' && n.kind === 'deployment'), JSON.stringify(lineage));
       assert.ok(lineage.edges.some((e: any) => e.from === 'model:forest/1' && e.to === 'deployment:ab' && e.kind === 'serves' && e.attributes.weight === 100));
