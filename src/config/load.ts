@@ -32,6 +32,13 @@ function coerce(key: SettingKey, spec: SettingSpec, raw: unknown, source: string
       if (spec.max !== undefined && n > spec.max) throw configError(`${where} must be <= ${spec.max}, got ${n}`, key);
       return n;
     }
+    case 'number': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(raw.trim()) ? Number(raw) : NaN;
+      if (!Number.isFinite(n)) throw configError(`${where} must be a number, got ${JSON.stringify(raw)}`, key);
+      if (spec.min !== undefined && n < spec.min) throw configError(`${where} must be >= ${spec.min}, got ${n}`, key);
+      if (spec.max !== undefined && n > spec.max) throw configError(`${where} must be <= ${spec.max}, got ${n}`, key);
+      return n;
+    }
     case 'bool': {
       if (typeof raw === 'boolean') return raw;
       const s = String(raw).trim().toLowerCase();

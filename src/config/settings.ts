@@ -3,7 +3,7 @@
  * variable, type, default (units in the name or doc) and a one-line doc. docs/configuration.md is
  * generated from this list and a test keeps it in step.
  */
-export const SETTING_TYPES = ['string', 'int', 'bool', 'enum'] as const;
+export const SETTING_TYPES = ['string', 'int', 'number', 'bool', 'enum'] as const;
 export type SettingType = (typeof SETTING_TYPES)[number];
 
 export interface SettingSpec {
@@ -67,6 +67,13 @@ export const SETTINGS = {
   'serving.breaker_cooldown_ms': spec({ type: 'int', default: 5000, min: 1, env: 'CAPSTAN_SERVING_BREAKER_COOLDOWN_MS', doc: 'How long an open breaker refuses requests before one trial request is let through, in milliseconds.' }),
   'serving.caller_rate_per_second': spec({ type: 'int', default: 0, min: 0, env: 'CAPSTAN_SERVING_CALLER_RATE_PER_SECOND', doc: 'Inference requests per second each caller (token or account) may make across deployments; 0 = unlimited. Shared by replicas through redis.url.' }),
   'serving.caller_burst': spec({ type: 'int', default: 0, min: 0, env: 'CAPSTAN_SERVING_CALLER_BURST', doc: 'Requests a caller may make at once above its rate; 0 means twice the rate.' }),
+  'monitoring.tick_ms': spec({ type: 'int', default: 5000, min: 50, max: 600000, env: 'CAPSTAN_MONITORING_TICK_MS', doc: 'How often each replica looks for monitors that are due (one replica runs each), in milliseconds.' }),
+  'monitoring.exact_max_rows': spec({ type: 'int', default: 10000, min: 0, max: 1000000, env: 'CAPSTAN_MONITORING_EXACT_MAX_ROWS', doc: 'Windows with at most this many rows get exact statistics (the same report as capstan drift); larger ones are compared through mergeable sketches in constant memory.' }),
+  'monitoring.public_url': spec({ type: 'string', default: '', env: 'CAPSTAN_MONITORING_PUBLIC_URL', doc: "This server's address as users reach it (e.g. https://capstan.example.com), for links in alert notifications; empty = http://server.host:server.port." }),
+  'cost.cpu_hour': spec({ type: 'number', default: 0.05, min: 0, env: 'CAPSTAN_COST_CPU_HOUR', doc: 'Rate card: price of one CPU-hour of inference compute, in cost.currency.' }),
+  'cost.gpu_hour': spec({ type: 'number', default: 2.5, min: 0, env: 'CAPSTAN_COST_GPU_HOUR', doc: 'Rate card: price of one GPU-hour, used for deployments served with a GPU execution provider.' }),
+  'cost.currency': spec({ type: 'string', default: 'USD', env: 'CAPSTAN_COST_CURRENCY', doc: 'Currency code shown with every cost figure.' }),
+  'cost.idle_days': spec({ type: 'int', default: 7, min: 1, max: 365, env: 'CAPSTAN_COST_IDLE_DAYS', doc: 'A deployment with no request for this many days is listed by the idle report as one to scale down.' }),
   'log.level': spec({ type: 'enum', default: 'info', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], env: 'CAPSTAN_LOG_LEVEL', doc: 'Minimum level of the JSON log written to stdout.' }),
   'telemetry.traces': spec({ type: 'enum', default: 'off', values: ['off', 'console', 'otlp'], env: 'CAPSTAN_TELEMETRY_TRACES', doc: 'OpenTelemetry span exporter for HTTP requests and store calls.' }),
   'telemetry.otlp_endpoint': spec({ type: 'string', default: 'http://127.0.0.1:4318/v1/traces', env: 'CAPSTAN_TELEMETRY_OTLP_ENDPOINT', doc: 'OTLP/HTTP traces endpoint used when telemetry.traces is otlp.' }),
@@ -74,5 +81,5 @@ export const SETTINGS = {
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;
-type ValueOf<S extends SettingSpec> = S['type'] extends 'int' ? number : S['type'] extends 'bool' ? boolean : string;
+type ValueOf<S extends SettingSpec> = S['type'] extends 'int' | 'number' ? number : S['type'] extends 'bool' ? boolean : string;
 export type Config = { readonly [K in SettingKey]: ValueOf<(typeof SETTINGS)[K]> };

@@ -1,4 +1,5 @@
 import { invalidParam } from '../errors/index.js';
+import { num, obj, onlyKeys, str, type Obj } from '../spec/document.js';
 import type { CanarySlo } from './canary-analysis.js';
 
 /** Where a share of traffic goes: a registered model version, by number or `@alias`. */
@@ -49,35 +50,6 @@ export interface DeploymentSpec {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const TOP_KEYS = ['name', 'description', 'model', 'targets', 'shadows', 'routing', 'batching', 'limits', 'prediction_log', 'rollout'];
-
-type Obj = Record<string, unknown>;
-
-function obj(v: unknown, where: string): Obj {
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw invalidParam(`${where} must be a mapping.`);
-  return v as Obj;
-}
-
-function onlyKeys(o: Obj, keys: string[], where: string): void {
-  const unknown = Object.keys(o).filter((k) => !keys.includes(k));
-  if (unknown.length) throw invalidParam(`${where}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${keys.join(', ')}).`);
-}
-
-function num(o: Obj, key: string, where: string, dflt: number, min: number, max: number, integer = true): number {
-  const v = o[key];
-  if (v === undefined || v === null) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < min || v > max) {
-    throw invalidParam(`${where}.${key} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}; got ${JSON.stringify(v)}.`);
-  }
-  return v;
-}
-
-function str(o: Obj, key: string, where: string, dflt: string): string {
-  const v = o[key];
-  if (v === undefined || v === null) return dflt;
-  if (typeof v !== 'string') throw invalidParam(`${where}.${key} must be a string.`);
-  return v;
-}
 
 function version(v: unknown, where: string): string {
   if (typeof v === 'number' && Number.isInteger(v) && v > 0) return String(v);

@@ -10,6 +10,7 @@ import { ServedModel } from './served-model.js';
 import type { ServingMetrics } from './serving-metrics.js';
 import { checkAgainstModel } from './tensor-codec.js';
 import type { TokenBuckets } from './token-bucket.js';
+import { SERVER_FAULTS, type UsageMeter } from './usage-meter.js';
 import type { Tensor } from './types.js';
 import type { WorkerPool } from './worker-pool.js';
 
@@ -70,6 +71,7 @@ export class ServingRuntime {
     private readonly logger: Logger,
     private readonly opts: RuntimeOptions,
     public metrics: ServingMetrics | null = null,
+    public usage: UsageMeter | null = null,
   ) {}
 
   async start(): Promise<void> {
@@ -234,6 +236,7 @@ export class ServingRuntime {
       const result = await model.infer(inputs);
       const ms = performance.now() - started;
       live.window(target.spec.name, windowMsOf(spec)).record(Date.now(), true, ms, summarise(result.outputs));
+      this.usage?.record(call.projectId, spec.name, model.name, model.version, ms, result.computeMs, false);
       const series = this.metrics?.forModel(spec.name, model.name, model.version);
       if (series) {
         series.request.observe(ms / 1000);
@@ -250,6 +253,7 @@ export class ServingRuntime {
       const reason = REJECT_REASONS[code];
       if (reason) this.metrics?.rejected.inc({ deployment: spec.name, reason });
       this.metrics?.requests.inc({ deployment: spec.name, model: model.name, version: model.version, outcome: code });
+      this.usage?.record(call.projectId, spec.name, model.name, model.version, performance.now() - started, 0, SERVER_FAULTS.has(code));
       if (MODEL_FAULTS.has(code)) live.window(target.spec.name, windowMsOf(spec)).record(Date.now(), false, performance.now() - started, null);
       throw err;
     }
@@ -285,6 +289,7 @@ export class ServingRuntime {
     await Promise.all([...this.reconciling.values()]);
     await Promise.all([...this.live.values()].flatMap((l) => l.models().map((m) => m.drain().catch(() => undefined))));
     await this.predictions.flush();
+    await this.usage?.flush();
     await this.pool.close();
   }
 }

@@ -19,6 +19,7 @@ import { PredictionLog } from './prediction-log.js';
 import { ServingMetrics } from './serving-metrics.js';
 import { ServingRuntime } from './serving.runtime.js';
 import { MemoryTokenBuckets, RedisTokenBuckets, type TokenBuckets } from './token-bucket.js';
+import { UsageMeter } from './usage-meter.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface ServingDeps {
@@ -68,6 +69,7 @@ export function createServing(deps: ServingDeps): Serving {
     tokenRatePerSecond: config['serving.caller_rate_per_second'], tokenBurst: config['serving.caller_burst'] || 2 * config['serving.caller_rate_per_second'],
   });
   runtime.metrics = new ServingMetrics(deps.metrics, runtime);
+  runtime.usage = new UsageMeter(db, logger);
   const controller = new CanaryController(runtime, service, logger);
   /** Every target and shadow of the project's deployments with its version number (aliases as this replica resolved them). */
   const routedVersions = async (projectId: number) => {

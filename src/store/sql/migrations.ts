@@ -393,4 +393,120 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX prediction_logs_by_request ON prediction_logs (request_id)',
     ],
   },
+  {
+    version: 5,
+    name: 'monitoring',
+    statements: ({ types: t, clusteredTableSuffix: clustered }) => [
+      // Request counts per deployment, version and minute, one row per replica (each replica
+      // rewrites only its own rows, so no increments race); readers sum over replicas.
+      `CREATE TABLE serving_minutes (
+        project_id ${t.bigint} NOT NULL,
+        deployment ${t.text} NOT NULL,
+        model ${t.text} NOT NULL,
+        version ${t.text} NOT NULL,
+        minute ${t.bigint} NOT NULL,
+        replica ${t.text} NOT NULL,
+        requests ${t.bigint} NOT NULL,
+        errors ${t.bigint} NOT NULL,
+        latency_counts ${t.text} NOT NULL,
+        compute_ms ${t.double} NOT NULL,
+        PRIMARY KEY (project_id, deployment, minute, model, version, replica)
+      )${clustered}`,
+      // What a model version's inputs and outputs looked like when it was made: mergeable sketches
+      // per column, plus the rows themselves when few enough for exact statistics.
+      `CREATE TABLE reference_profiles (
+        project_id ${t.bigint} NOT NULL,
+        model ${t.text} NOT NULL,
+        version ${t.bigint} NOT NULL,
+        source ${t.text} NOT NULL,
+        row_count ${t.bigint} NOT NULL,
+        profile ${t.text} NOT NULL,
+        sample ${t.text} NOT NULL,
+        created_time ${t.bigint} NOT NULL,
+        created_by ${t.text} NOT NULL,
+        PRIMARY KEY (project_id, model, version)
+      )`,
+      // Ground truth that arrives after the prediction, keyed by the request id the answer carried.
+      `CREATE TABLE prediction_feedback (
+        project_id ${t.bigint} NOT NULL,
+        deployment ${t.text} NOT NULL,
+        request_id ${t.text} NOT NULL,
+        label ${t.text} NOT NULL,
+        time ${t.bigint} NOT NULL,
+        PRIMARY KEY (project_id, deployment, request_id)
+      )${clustered}`,
+      // A monitor is its document; next_run_time is claimed with a compare-and-set so one replica runs each tick.
+      `CREATE TABLE monitors (
+        monitor_id ${t.id},
+        project_id ${t.bigint} NOT NULL,
+        name ${t.text} NOT NULL,
+        spec ${t.text} NOT NULL,
+        next_run_time ${t.bigint} NOT NULL,
+        created_time ${t.bigint} NOT NULL,
+        updated_time ${t.bigint} NOT NULL,
+        updated_by ${t.text} NOT NULL,
+        UNIQUE (project_id, name)
+      )`,
+      `CREATE TABLE monitor_runs (
+        run_id ${t.id},
+        monitor_id ${t.bigint} NOT NULL,
+        time ${t.bigint} NOT NULL,
+        window_start ${t.bigint} NOT NULL,
+        window_end ${t.bigint} NOT NULL,
+        row_count ${t.bigint} NOT NULL,
+        mode ${t.text} NOT NULL,
+        status ${t.text} NOT NULL,
+        summary ${t.text} NOT NULL,
+        report ${t.text} NOT NULL
+      )`,
+      'CREATE INDEX monitor_runs_by_monitor ON monitor_runs (monitor_id, run_id)',
+      // One row per alert identity (fingerprint); its history is in alert_events.
+      `CREATE TABLE alerts (
+        alert_id ${t.id},
+        project_id ${t.bigint} NOT NULL,
+        fingerprint ${t.text} NOT NULL,
+        rule ${t.text} NOT NULL,
+        severity ${t.text} NOT NULL,
+        labels ${t.text} NOT NULL,
+        summary ${t.text} NOT NULL,
+        status ${t.text} NOT NULL,
+        state ${t.text} NOT NULL,
+        updated_time ${t.bigint} NOT NULL,
+        UNIQUE (project_id, fingerprint)
+      )`,
+      `CREATE TABLE alert_events (
+        event_id ${t.id},
+        alert_id ${t.bigint} NOT NULL,
+        time ${t.bigint} NOT NULL,
+        kind ${t.text} NOT NULL,
+        detail ${t.text} NOT NULL
+      )`,
+      'CREATE INDEX alert_events_by_alert ON alert_events (alert_id, event_id)',
+      `CREATE TABLE silences (
+        silence_id ${t.id},
+        project_id ${t.bigint} NOT NULL,
+        matchers ${t.text} NOT NULL,
+        starts_time ${t.bigint} NOT NULL,
+        ends_time ${t.bigint} NOT NULL,
+        created_by ${t.text} NOT NULL,
+        comment ${t.text} NOT NULL
+      )`,
+      // Where a project's alerts go: generic JSON or Slack-compatible webhooks.
+      `CREATE TABLE notification_channels (
+        project_id ${t.bigint} NOT NULL,
+        name ${t.text} NOT NULL,
+        kind ${t.text} NOT NULL,
+        url ${t.text} NOT NULL,
+        min_severity ${t.text} NOT NULL,
+        secret_name ${t.text} NOT NULL,
+        PRIMARY KEY (project_id, name)
+      )${clustered}`,
+      `CREATE TABLE cost_budgets (
+        project_id ${t.bigint} PRIMARY KEY,
+        monthly_limit ${t.double} NOT NULL,
+        updated_time ${t.bigint} NOT NULL,
+        updated_by ${t.text} NOT NULL
+      )${clustered}`,
+    ],
+  },
 ];
