@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   deployments: async () => (await import('./deployments.js')).deploymentsCommand,
   serve: async () => (await import('./serve.js')).serveCommand,
   drift: async () => (await import('./drift.js')).driftCommand,
+  monitor: async () => (await import('./monitor.js')).monitorCommand,
 };
 
 const HELP = `capstan — one service for the ML lifecycle
@@ -54,6 +55,7 @@ commands:
   deployments   list | get | set-traffic | rollback | promote | events | predictions | delete
   serve         MODEL.onnx  (serve one ONNX file over V2 and V1 on its own, no database)
   drift         REFERENCE.csv CURRENT.csv  (drift and data-quality report, no server; --json, --html)
+  monitor       apply | run | report | profile | feedback | alerts | silence | channel | cost | idle | budget
 
 Client commands take --url (or CAPSTAN_URL), --token (or CAPSTAN_TOKEN, else the stored login)
 and --project (or CAPSTAN_PROJECT).

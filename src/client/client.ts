@@ -1,5 +1,5 @@
 import type { NewTokenRequest, WireAccount, WireAuditEvent, WireAuditVerdict, WireProject, WireSecret, WireToken } from './access.client.js';
-import { ServingClient } from './serving.client.js';
+import { MonitoringClient } from './monitoring.client.js';
 import { UploadBody } from './registry.client.js';
 
 /** Typed HTTP client for Capstan's API, used by the CLI and by users' TypeScript code. */
@@ -79,7 +79,7 @@ export interface WireGcReport {
   bytes_removed: number;
 }
 
-export class CapstanClient extends ServingClient {
+export class CapstanClient extends MonitoringClient {
   private readonly base: string;
   private readonly doFetch: typeof fetch;
 
@@ -105,7 +105,9 @@ export class CapstanClient extends ServingClient {
       ? { method, headers, body: upload.stream, duplex: 'half' }
       : { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
-    const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    // HTML and CSV answers (monitor reports, window data) come back as { text }.
+    const json = (res.headers.get('content-type') ?? 'application/json').includes('json');
+    const parsed = !text ? {} : json ? (JSON.parse(text) as Record<string, unknown>) : { text };
     if (!res.ok) {
       throw new CapstanError(res.status, String(parsed.error_code ?? 'INTERNAL_ERROR'), String(parsed.message ?? text), parsed.request_id as string | undefined);
     }

@@ -9,3 +9,4 @@ export {
   type WireLineageGraph, type WireLineageNode,
 } from './datasets.client.js';
 export * from './serving.client.js';
+export * from './monitoring.client.js';

@@ -18,7 +18,8 @@ import { buildApp } from './app.js';
 import type { RouteDef } from './route.js';
 import { maintenanceRoutes } from './maintenance.routes.js';
 import { systemRoutes } from './system.routes.js';
-import { createServing } from '../serving/index.js';
+import { createServing, parseDeploymentSpec } from '../serving/index.js';
+import { createMonitoring } from '../monitoring/index.js';
 import { capstanVersion } from './version.js';
 
 export interface Platform {
@@ -91,6 +92,15 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
 
   const metrics = new ServerMetrics();
   const serving = createServing({ config, db, registry, blobs, audit, logger, metrics: metrics.registry, serverVersion: capstanVersion() });
+  const projectName = async (id: number) => (await access.service.projectById(id)).name;
+  const monitoring = createMonitoring({
+    config, db, logger, metrics: metrics.registry, projectName,
+    secrets: (projectId, names) => access.secrets.resolveForRuntime(projectId, names),
+    servedVersion: (projectId, deployment) => serving.servedVersion(projectId, deployment),
+    deployments: async (projectId) => (await serving.deployments.list(projectId)).map((d) => ({ name: d.name, createdTime: d.createdTime, tags: parseDeploymentSpec(d.spec).tags })),
+    flush: () => serving.flush(),
+    usesGpu: config['serving.execution_providers'].split(',').some((p) => p.trim() === 'cuda'),
+  });
   let draining = false;
   const routes: RouteDef[] = [];
   routes.push(
@@ -104,6 +114,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     ...datasetRoutes(datasets, tracking, registry, new Lineage(db, registry, datasets, tracking, (p, m, v) => serving.deploymentsOf(p, m, v))),
     ...maintenanceRoutes({ blobs, registry, datasets, policies, tracking: new TrackingReferences(db), deployedIn: (id) => serving.deployedIn(id) }),
     ...serving.routes,
+    ...monitoring.routes,
     ...accessRoutes(access.service, access.secrets, audit),
   );
   const app = await buildApp({
@@ -112,12 +123,14 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
   });
 
   await serving.start();
+  monitoring.start();
 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
       draining = true;
       await app.close();
+      await monitoring.close();
       await serving.close();
       await access.close();
       await blobs.close();

@@ -35,6 +35,7 @@ describe('parseDeploymentSpec', () => {
       burst: 0,
       predictionLogSample: 0.01,
       rollout: null,
+      tags: {},
     } satisfies DeploymentSpec);
   });
 

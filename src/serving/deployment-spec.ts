@@ -46,10 +46,12 @@ export interface DeploymentSpec {
   burst: number;
   predictionLogSample: number;
   rollout: RolloutSpec | null;
+  /** Free-form labels carried into cost reports (`owner`, `cost_center`, …). */
+  tags: Record<string, string>;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-const TOP_KEYS = ['name', 'description', 'model', 'targets', 'shadows', 'routing', 'batching', 'limits', 'prediction_log', 'rollout'];
+const TOP_KEYS = ['name', 'description', 'model', 'targets', 'shadows', 'routing', 'batching', 'limits', 'prediction_log', 'rollout', 'tags'];
 
 function version(v: unknown, where: string): string {
   if (typeof v === 'number' && Number.isInteger(v) && v > 0) return String(v);
@@ -134,7 +136,16 @@ export function parseDeploymentSpec(raw: unknown): DeploymentSpec {
     burst: num(limits, 'burst', 'limits', ratePerSecond * 2, 0, 100_000_000),
     predictionLogSample: num(log, 'sample_rate', 'prediction_log', 0.01, 0, 1, false),
     rollout: rollout(o.rollout, targets),
+    tags: tags(o.tags),
   };
+}
+
+function tags(raw: unknown): Record<string, string> {
+  const o = obj(raw, 'tags');
+  for (const [k, v] of Object.entries(o)) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(k) || typeof v !== 'string' || v.length > 256) throw invalidParam(`tags.${k} must be a string of at most 256 characters under a name of letters, digits, '_', '.' or '-'.`);
+  }
+  return o as Record<string, string>;
 }
 
 /** The spec back in its file form (snake_case), as stored and as `capstan deployments get` shows it. */
@@ -147,6 +158,7 @@ export function specToDocument(s: DeploymentSpec): Record<string, unknown> {
     batching: { max_batch_size: s.maxBatchSize, max_queue_delay_ms: s.maxQueueDelayMs },
     limits: { max_queue: s.maxQueue, timeout_ms: s.timeoutMs, rate_per_second: s.ratePerSecond, burst: s.burst },
     prediction_log: { sample_rate: s.predictionLogSample },
+    ...(Object.keys(s.tags).length ? { tags: s.tags } : {}),
     ...(s.rollout ? { rollout: {
       canary: s.rollout.canary, stable: s.rollout.stable, steps: s.rollout.steps, interval_seconds: s.rollout.intervalSeconds, window_seconds: s.rollout.windowSeconds,
       slo: { max_error_rate: s.rollout.slo.maxErrorRate, max_latency_p95_ms: s.rollout.slo.maxLatencyP95Ms, max_prediction_psi: s.rollout.slo.maxPredictionPsi, min_requests: s.rollout.slo.minRequests,

@@ -41,6 +41,10 @@ export interface Serving {
   deploymentsOf(projectId: number, model: string, version: number): Promise<{ name: string; target: string; weight: number | null }[]>;
   /** Which versions of a project a deployment routes to or shadows (by number or through an alias): retention keeps them. */
   deployedIn(projectId: number): Promise<(model: string, version: number) => boolean>;
+  /** The version a deployment sends most traffic to, as this replica serves it. */
+  servedVersion(projectId: number, deployment: string): { model: string; version: number } | null;
+  /** Writes the buffered prediction log and usage counts. */
+  flush(): Promise<void>;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -94,6 +98,15 @@ export function createServing(deps: ServingDeps): Serving {
     async deployedIn(projectId) {
       const held = new Set((await routedVersions(projectId)).map((r) => `${r.model}/${r.version}`));
       return (model, version) => held.has(`${model}/${version}`);
+    },
+    servedVersion(projectId, deployment) {
+      const targets = runtime.find(projectId, deployment)?.table.targets ?? [];
+      const top = [...targets].sort((a, b) => b.spec.weight - a.spec.weight)[0];
+      return top && Number.isInteger(top.version) ? { model: top.model.name, version: top.version } : null;
+    },
+    async flush() {
+      await predictions.flush();
+      await runtime.usage?.flush();
     },
     async start() {
       await runtime.start();

@@ -95,7 +95,7 @@ interface Principal {
 function resourceProject(op: Operation): string | null {
   if (!op.path.startsWith('/api/capstan/')) return 'p';
   // The registry, datasets, lineage and deployments act inside the request's project.
-  if (/^\/api\/capstan\/(registry|datasets|lineage|deployments)\//.test(op.path)) return 'p';
+  if (/^\/api\/capstan\/(registry|datasets|lineage|deployments|monitors|alerts|cost)\//.test(op.path)) return 'p';
   const onProject = op.path.startsWith('/api/capstan/projects/{project}/') || (op.path === '/api/capstan/projects/{project}' && op.method !== 'DELETE');
   return onProject ? 'p' : null;
 }
@@ -143,6 +143,19 @@ function fieldTable(t: Targets): Record<string, unknown> {
 const OVERRIDES: Record<string, () => Record<string, unknown>> = {
   'POST /api/capstan/auth/login': () => ({ username: USER_NAME, password: USER_PASSWORD }),
   'POST /api/capstan/deployments/set-traffic': () => ({ name: unique(), traffic: { stable: 100 } }),
+  'GET /api/capstan/monitors/report': () => ({ name: unique() }),
+  'GET /api/capstan/monitors/window-data': () => ({ name: unique(), start: 0, end: 1 }),
+  'POST /api/capstan/monitors/profiles/create': () => ({ model: unique(), version: 1, csv: 'a,b\n1,x\n' }),
+  'GET /api/capstan/monitors/profiles/get': () => ({ model: unique(), version: 1 }),
+  'POST /api/capstan/monitors/feedback': () => ({ deployment: unique(), labels: [{ request_id: unique(), label: 1 }] }),
+  'GET /api/capstan/alerts/list': () => ({}),
+  'GET /api/capstan/alerts/get': () => ({ alert_id: 1 }),
+  'POST /api/capstan/alerts/silences/create': () => ({ matchers: [{ label: 'deployment', value: 'd' }], duration: '1h', comment: 'maintenance' }),
+  'POST /api/capstan/alerts/silences/expire': () => ({ silence_id: 1 }),
+  'POST /api/capstan/alerts/channels/put': () => ({ name: unique(), kind: 'webhook', url: 'http://127.0.0.1:9/hook' }),
+  'GET /api/capstan/cost/report': () => ({}),
+  'GET /api/capstan/cost/idle': () => ({}),
+  'POST /api/capstan/cost/budget': () => ({ monthly_limit: 100 }),
 };
 
 function valueFor(name: string, schema: Schema, table: Record<string, unknown>, where: string): unknown {

@@ -504,6 +504,7 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE TABLE cost_budgets (
         project_id ${t.bigint} PRIMARY KEY,
         monthly_limit ${t.double} NOT NULL,
+        next_check_time ${t.bigint} NOT NULL,
         updated_time ${t.bigint} NOT NULL,
         updated_by ${t.text} NOT NULL
       )${clustered}`,

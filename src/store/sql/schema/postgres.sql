@@ -59,6 +59,7 @@ CREATE INDEX audit_events_time ON audit_events USING btree ("time");
 CREATE TABLE cost_budgets (
   project_id bigint NOT NULL,
   monthly_limit double precision NOT NULL,
+  next_check_time bigint NOT NULL,
   updated_time bigint NOT NULL,
   updated_by text NOT NULL
 );

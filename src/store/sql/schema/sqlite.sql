@@ -54,6 +54,7 @@ CREATE INDEX audit_events_time ON audit_events (time);
 CREATE TABLE cost_budgets (
   project_id INTEGER PRIMARY KEY,
   monthly_limit REAL NOT NULL,
+  next_check_time INTEGER NOT NULL,
   updated_time INTEGER NOT NULL,
   updated_by TEXT NOT NULL
 ) WITHOUT ROWID;
