@@ -39,6 +39,11 @@ describe('parseDeploymentSpec', () => {
     } satisfies DeploymentSpec);
   });
 
+  it('keeps string tags for cost reports and names a bad one', () => {
+    assert.deepEqual(parseDeploymentSpec({ name: 'a', model: 'm', targets: { only: 1 }, tags: { owner: 'risk', cost_center: 'cc-1' } }).tags, { owner: 'risk', cost_center: 'cc-1' });
+    invalid(() => parseDeploymentSpec({ name: 'a', model: 'm', targets: { only: 1 }, tags: { owner: 7 } }), /^tags\.owner must be a string/);
+  });
+
   it('gives a lone target weight 100, in the short forms too', () => {
     assert.deepEqual(parseDeploymentSpec({ name: 'a', model: 'm', targets: { only: 7 } }).targets, [{ name: 'only', model: 'm', version: '7', weight: 100 }]);
     assert.deepEqual(parseDeploymentSpec({ name: 'a', model: 'm', targets: { only: '@champion' } }).targets, [{ name: 'only', model: 'm', version: '@champion', weight: 100 }]);
@@ -58,7 +63,7 @@ describe('parseDeploymentSpec', () => {
   });
 
   it('names unknown keys together with the known ones', () => {
-    invalid(() => parseDeploymentSpec(base({ replicas: 3 })), "deployment: unknown key 'replicas' (known: name, description, model, targets, shadows, routing, batching, limits, prediction_log, rollout).");
+    invalid(() => parseDeploymentSpec(base({ replicas: 3 })), "deployment: unknown key 'replicas' (known: name, description, model, targets, shadows, routing, batching, limits, prediction_log, rollout, tags).");
     invalid(() => parseDeploymentSpec(base({ batching: { max_batch: 8, delay: 1 } })), "batching: unknown keys 'max_batch', 'delay' (known: max_batch_size, max_queue_delay_ms).");
     invalid(() => parseDeploymentSpec(base({ targets: { stable: { version: 1, wieght: 100 } } })), "targets.stable: unknown key 'wieght' (known: model, version, weight).");
     invalid(() => parseDeploymentSpec(base({ routing: { sticky: 'x-user' } })), "routing: unknown key 'sticky' (known: header, sticky_header).");

@@ -1,5 +1,6 @@
 // Reference-decile binning and the distances computed on binned proportions
 // (drift-statistics.md §4.3; §4.5 reuses psi / jsDistance / hellinger with one bin per category).
+import { sortedCopy } from './sort.js';
 
 /** Proportion that stands in for an empty bin in the platform's PSI (§4.3 step 6). */
 export const PSI_EMPTY_BIN = 1e-4;
@@ -34,6 +35,32 @@ export function binBelow(edges: ArrayLike<number>, v: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** Number of elements of the ascending `sorted` that are ≤ x (or < x when `strict`). */
+export function rank(sorted: ArrayLike<number>, x: number, strict = false): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (strict ? sorted[mid] < x : sorted[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** countLeftOpen for ascending values, by one binary search per edge; when the edges do not strictly increase, value by value. */
+export function countLeftOpenSorted(edges: ArrayLike<number>, sorted: ArrayLike<number>): number[] {
+  for (let k = 1; k < edges.length; k++) if (!(edges[k - 1] < edges[k])) return countLeftOpen(edges, sorted);
+  const counts = new Array<number>(edges.length + 1);
+  let below = 0;
+  for (let k = 0; k < edges.length; k++) {
+    const upTo = rank(sorted, edges[k]);
+    counts[k] = upTo - below;
+    below = upTo;
+  }
+  counts[edges.length] = sorted.length - below;
+  return counts;
 }
 
 /** Counts of `values` in the bins (−∞, e₁], (e₁, e₂], …, (e_B, +∞). */
@@ -121,12 +148,16 @@ export interface BinnedQ10 {
 /** §4.3: bins at the reference deciles, then PSI (1e-4 fill), base-2 JS distance and Hellinger. Both samples finite and non-empty. */
 export function binnedQ10(ref: ArrayLike<number>, cur: ArrayLike<number>): BinnedQ10 {
   if (ref.length === 0 || cur.length === 0) throw new RangeError('decile binning needs non-empty reference and current samples');
-  const sorted = Float64Array.from(ref).sort();
-  const raw = quantileEdgesRaw(sorted, 10);
+  return binnedQ10Sorted(sortedCopy(ref), sortedCopy(cur));
+}
+
+/** binnedQ10 of two ascending samples. */
+export function binnedQ10Sorted(ref: Float64Array, cur: Float64Array): BinnedQ10 {
+  const raw = quantileEdgesRaw(ref, 10);
   const edges: number[] = [];
   for (const e of raw) if (edges.length === 0 || e !== edges[edges.length - 1]) edges.push(e);
-  const refCounts = countLeftOpen(edges, sorted);
-  const curCounts = countLeftOpen(edges, cur);
+  const refCounts = countLeftOpenSorted(edges, ref);
+  const curCounts = countLeftOpenSorted(edges, cur);
   const p = proportions(refCounts, ref.length);
   const q = proportions(curCounts, cur.length);
   return { edges, ref_counts: refCounts, cur_counts: curCounts, psi: psi(p, q), js_base2: jsDistance(p, q, 2), hellinger: hellinger(p, q) };

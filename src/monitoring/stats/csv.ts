@@ -1,4 +1,8 @@
 import { invalidParam } from '../../errors/index.js';
+import { fieldEnd, following, next, NEXT_FIELD, readField, skipField } from './csv-fields.js';
+import { isCode, parseNumberCell, scanCsv, type ScannedCsv } from './csv-scan.js';
+
+export { parseNumberCell } from './csv-scan.js';
 
 /** A CSV file read by columns: `cells[c][r]` is row r of column c, null where the field is empty (missing). */
 export interface CsvTable {
@@ -8,84 +12,112 @@ export interface CsvTable {
 }
 
 /**
+ * A parsed file. Numerical columns are held as numbers; the strings of `cells` are cut from the
+ * text only when asked for (all of them through `cells`, some through `columnCells`).
+ */
+class ParsedCsv implements CsvTable {
+  readonly header: string[];
+  readonly rows: number;
+  private readonly strings: ((string | null)[] | undefined)[];
+
+  constructor(readonly scan: ScannedCsv) {
+    this.header = scan.header;
+    this.rows = scan.rows;
+    this.strings = new Array(scan.header.length).fill(undefined);
+    scan.textFrom.forEach((from, c) => {
+      if (from === 0) this.strings[c] = scan.texts[c]!;
+    });
+  }
+
+  get cells(): (string | null)[][] {
+    return this.columns(this.header.map((_, c) => c));
+  }
+
+  /** The cells of the given columns, each cut from the text at most once. */
+  columns(wanted: readonly number[]): (string | null)[][] {
+    const missing = [...new Set(wanted.filter((c) => !this.strings[c]))];
+    if (missing.length > 0) this.extract(missing);
+    return wanted.map((c) => this.strings[c]!);
+  }
+
+  /** Cuts the strings of `columns` from the text: the rows a column holds as numbers, then its stored text cells. */
+  private extract(columns: number[]): void {
+    const { text, base, what, starts, textFrom, texts } = this.scan;
+    const limit = new Int32Array(this.header.length);
+    const targets: ((string | null)[] | null)[] = new Array(this.header.length).fill(null);
+    let last = 0;
+    let upTo = 0;
+    for (const c of columns) {
+      limit[c] = textFrom[c] < 0 ? this.rows : textFrom[c];
+      targets[c] = new Array<string | null>(limit[c]).fill(null);
+      last = Math.max(last, c);
+      upTo = Math.max(upTo, limit[c]);
+    }
+    for (let r = 0; r < upTo; r++) {
+      let i = starts[r];
+      for (let c = 0; c <= last; c++) {
+        const target = targets[c];
+        if (target && r < limit[c]) {
+          const value = readField(text, i, base, what);
+          if (value !== '') target[r] = value;
+        } else {
+          skipField(text, i);
+        }
+        i = next(text, fieldEnd);
+        if (following !== NEXT_FIELD) break;
+      }
+    }
+    for (const c of columns) this.strings[c] = textFrom[c] < 0 ? targets[c]! : targets[c]!.concat(texts[c]!);
+  }
+}
+
+/**
  * RFC 4180 with UTF-8 text: fields separated by commas, records by `\n` (a `\r` before it is
  * dropped), a field containing `,`, `"` or a line break is quoted and its quotes doubled. Spaces
  * are part of a value. An empty field is missing, quoted or not. The first record is the header.
  */
 export function parseCsv(text: string, what = 'CSV'): CsvTable {
-  const records = records_(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, what);
-  if (records.length === 0) throw invalidParam(`${what} is empty: the first line must name the columns.`);
-  const header = records[0];
-  const seen = new Set<string>();
-  for (const name of header) {
-    if (name === '') throw invalidParam(`${what}: a column in the header has no name.`);
-    if (seen.has(name)) throw invalidParam(`${what}: column '${name}' appears twice in the header.`);
-    seen.add(name);
-  }
-  const cells: (string | null)[][] = header.map(() => []);
-  for (let r = 1; r < records.length; r++) {
-    const record = records[r];
-    if (record.length !== header.length) throw invalidParam(`${what} line ${r + 1}: ${record.length} fields, the header has ${header.length}.`);
-    for (let c = 0; c < record.length; c++) cells[c].push(record[c] === '' ? null : record[c]);
-  }
-  return { header, cells, rows: records.length - 1 };
+  return new ParsedCsv(scanCsv(text, what));
 }
 
-/** Records of fields; a final line break does not start an empty record. */
-function records_(text: string, what: string): string[][] {
-  const out: string[][] = [];
-  let record: string[] = [];
-  let i = 0;
-  const n = text.length;
-  while (i < n) {
-    let field: string;
-    if (text[i] === '"') {
-      let value = '';
-      let j = i + 1;
-      for (;;) {
-        const q = text.indexOf('"', j);
-        if (q < 0) throw invalidParam(`${what}: a quoted field opened at offset ${i} is never closed.`);
-        value += text.slice(j, q);
-        if (text[q + 1] === '"') {
-          value += '"';
-          j = q + 2;
-          continue;
-        }
-        i = q + 1;
-        break;
-      }
-      if (i < n && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') throw invalidParam(`${what}: unexpected text after a closing quote at offset ${i}.`);
-      field = value;
-    } else {
-      let j = i;
-      while (j < n && text[j] !== ',' && text[j] !== '\n') j++;
-      field = text.slice(i, j);
-      if (field.endsWith('\r') && text[j] === '\n') field = field.slice(0, -1);
-      if (field.includes('"')) throw invalidParam(`${what}: a field with a quote must be quoted (offset ${i}).`);
-      i = j;
-    }
-    record.push(field);
-    if (text[i] === '\r' && text[i + 1] === '\n') i++;
-    if (i >= n || text[i] === '\n') {
-      out.push(record);
-      record = [];
-      i++;
-    } else if (++i >= n) {
-      // A comma at the very end: the record ends with an empty field.
-      record.push('');
-      out.push(record);
-    }
-  }
-  return out;
+/** The cells of some columns of a table (for a parsed file, only these are cut from the text). */
+export function columnCells(table: CsvTable, columns: readonly number[]): (string | null)[][] {
+  return table instanceof ParsedCsv ? table.columns(columns) : columns.map((c) => table.cells[c]);
 }
 
-const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** A column read as numbers (NaN where missing), or the first present cell that is not a number. */
+export type NumberReading =
+  | { ok: true; values: Float64Array; /** A number is written with a leading zero (`00501`). */ codes: boolean }
+  | { ok: false; row: number; cell: string };
 
-/** A numerical field: a decimal literal (nearest double), or inf / +inf / -inf. */
-export function parseNumberCell(value: string): number | undefined {
-  if (value === 'inf' || value === '+inf') return Infinity;
-  if (value === '-inf') return -Infinity;
-  return DECIMAL.test(value) ? Number(value) : undefined;
+function readCells(cells: readonly (string | null)[]): NumberReading {
+  const values = new Float64Array(cells.length);
+  let codes = false;
+  for (let r = 0; r < cells.length; r++) {
+    const cell = cells[r];
+    if (cell === null) {
+      values[r] = NaN;
+      continue;
+    }
+    const v = parseNumberCell(cell);
+    if (v === undefined) return { ok: false, row: r, cell };
+    values[r] = v;
+    if (!codes && isCode(cell)) codes = true;
+  }
+  return { ok: true, values, codes };
+}
+
+/** Column c of a table as numbers: for a parsed file, what the parse already read. */
+export function readNumbers(table: CsvTable, c: number): NumberReading {
+  if (!(table instanceof ParsedCsv)) return readCells(table.cells[c]);
+  const { numbers, codes, textFrom, texts } = table.scan;
+  if (textFrom[c] >= 0) return { ok: false, row: textFrom[c], cell: texts[c]![0]! };
+  return { ok: true, values: numbers[c], codes: codes[c] === 1 };
+}
+
+/** The refusal of a numerical column whose line `row + 2` holds `cell`. */
+export function notANumber(name: string, row: number, cell: string, what = 'CSV'): Error {
+  return invalidParam(`${what} column '${name}' is numerical but line ${row + 2} holds ${JSON.stringify(cell)}.`);
 }
 
 /** A column's cells as numbers (null = missing), or an error naming the first field that is not one. */
@@ -93,7 +125,7 @@ export function numericColumn(name: string, cells: (string | null)[], what = 'CS
   return cells.map((cell, r) => {
     if (cell === null) return null;
     const v = parseNumberCell(cell);
-    if (v === undefined) throw invalidParam(`${what} column '${name}' is numerical but line ${r + 2} holds ${JSON.stringify(cell)}.`);
+    if (v === undefined) throw notANumber(name, r, cell, what);
     return v;
   });
 }
@@ -111,7 +143,7 @@ export function asNumerical(cells: (string | null)[]): (number | null)[] | null 
       continue;
     }
     const v = parseNumberCell(cell);
-    if (v === undefined || /^[+-]?0\d/.test(cell)) return null;
+    if (v === undefined || isCode(cell)) return null;
     out[r] = v;
   }
   return out;

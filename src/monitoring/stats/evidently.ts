@@ -1,8 +1,9 @@
 // Evidently-compatible per-column drift decision and the dataset-level share (drift-statistics.md
 // §4.6, §4.7; drift-methods-in-other-tools.md §1–§2). Inputs are the cleaned values of §4.1:
 // finite numbers for a numerical column, non-missing strings for a categorical one.
-import { jsDistance, proportions } from './binning.js';
+import { jsDistance, proportions, rank } from './binning.js';
 import { alignedCounts, chi2Gof } from './categorical.js';
+import { sortedCopy } from './sort.js';
 import { normSf } from './special.js';
 import { wasserstein } from './wasserstein.js';
 
@@ -87,9 +88,14 @@ export function sturgesEdges(ref: ArrayLike<number>, cur: ArrayLike<number>): nu
       if (side[i] > hi) hi = side[i];
     }
   }
+  return sturgesEdgesBetween(lo, hi, ref.length + cur.length);
+}
+
+/** The Sturges edges of a pooled sample of `count` values from `lo` to `hi`. */
+export function sturgesEdgesBetween(lo: number, hi: number, count: number): number[] {
   const range = hi - lo;
   if (!(range > 0)) throw new RangeError('Sturges bins need a pooled sample with at least two distinct values');
-  const width = range / (Math.log2(ref.length + cur.length) + 1);
+  const width = range / (Math.log2(count) + 1);
   const bins = Math.ceil(range / width);
   const step = range / bins;
   const edges: number[] = [];
@@ -123,32 +129,59 @@ export function histogramCounts(edges: readonly number[], values: ArrayLike<numb
   return counts;
 }
 
-/** Distinct values of the union of two numerical samples (ascending) and each side's counts. */
-function alignedNumberCounts(ref: ArrayLike<number>, cur: ArrayLike<number>): { values: number[]; ref_counts: number[]; cur_counts: number[] } {
-  const a = Float64Array.from(ref).sort();
-  const b = Float64Array.from(cur).sort();
-  const values: number[] = [];
+/** histogramCounts of ascending values, by binary searches at the edges (value by value when the edges ever decrease). */
+export function histogramCountsSorted(edges: readonly number[], sorted: ArrayLike<number>): number[] {
+  const bins = edges.length - 1;
+  for (let k = 1; k <= bins; k++) if (!(edges[k - 1] <= edges[k])) return histogramCounts(edges, sorted);
+  const counts = new Array<number>(bins);
+  let from = rank(sorted, edges[0], true);
+  for (let k = 0; k < bins - 1; k++) {
+    const to = rank(sorted, edges[k + 1], true);
+    counts[k] = to - from;
+    from = to;
+  }
+  counts[bins - 1] = rank(sorted, edges[bins]) - from;
+  return counts;
+}
+
+interface AlignedNumbers {
+  ref_counts: number[];
+  cur_counts: number[];
+}
+
+/** Counts of each side per distinct value of the union of two ascending samples. */
+function alignedNumberCounts(a: Float64Array, b: Float64Array): AlignedNumbers {
   const refCounts: number[] = [];
   const curCounts: number[] = [];
   let i = 0;
   let j = 0;
   while (i < a.length || j < b.length) {
     const v = j >= b.length || (i < a.length && a[i] < b[j]) ? a[i] : b[j];
-    let ci = 0;
-    let cj = 0;
-    while (i < a.length && a[i] === v) {
-      i++;
-      ci++;
-    }
-    while (j < b.length && b[j] === v) {
-      j++;
-      cj++;
-    }
-    values.push(v);
-    refCounts.push(ci);
-    curCounts.push(cj);
+    const i0 = i;
+    const j0 = j;
+    while (i < a.length && a[i] === v) i++;
+    while (j < b.length && b[j] === v) j++;
+    refCounts.push(i - i0);
+    curCounts.push(j - j0);
   }
-  return { values, ref_counts: refCounts, cur_counts: curCounts };
+  return { ref_counts: refCounts, cur_counts: curCounts };
+}
+
+/** Numbers of distinct values of the union of two ascending samples and of the first sample alone. */
+function distinctNumbers(a: Float64Array, b: Float64Array): { union: number; ref: number } {
+  let union = 0;
+  let ref = 0;
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const v = j >= b.length || (i < a.length && a[i] < b[j]) ? a[i] : b[j];
+    const i0 = i;
+    while (i < a.length && a[i] === v) i++;
+    while (j < b.length && b[j] === v) j++;
+    union++;
+    if (i > i0) ref++;
+  }
+  return { union, ref };
 }
 
 /**
@@ -169,6 +202,101 @@ export function zTestPvalue(refCounts: readonly number[], curCounts: readonly nu
   return 2 * normSf(Math.abs(z));
 }
 
+/** Inputs of the §4.6 block of a numerical column whose samples are already sorted. */
+export interface SortedNumericalInputs {
+  /** Finite reference and current values, ascending, both non-empty. */
+  ref: Float64Array;
+  cur: Float64Array;
+  /** The two-sample KS p-value; asked for only when the chosen method is "ks". */
+  ksPvalue?: () => number;
+  /** Evidently's normed Wasserstein distance; asked for only when the method is "wasserstein". */
+  wassersteinNormed: () => number;
+  /**
+   * The first zero (−0 or +0) in row order, reference before current: the maximum the Sturges
+   * edges end at when that maximum is 0 (how a scan in row order would have kept it).
+   */
+  firstZero: () => number;
+}
+
+/** What the choice of method and its score need besides the binning. */
+interface Decision {
+  kind: ColumnKind;
+  nRef: number;
+  nValues: number;
+  js: number;
+  distinct: () => AlignedNumbers;
+  ksPvalue?: () => number;
+  wassersteinNormed?: () => number;
+}
+
+function decide(d: Decision): Pick<EvidentlyBlock, 'auto_method' | 'auto_score' | 'auto_drift_detected'> {
+  const method = autoMethod(d.kind, d.nRef, d.nValues);
+  let score: number;
+  let drift: boolean;
+  switch (method) {
+    case 'ks':
+      if (!d.ksPvalue) throw new TypeError('a KS p-value is needed for a numerical column with a small reference');
+      score = d.ksPvalue();
+      drift = score <= P_VALUE_THRESHOLD;
+      break;
+    case 'chisquare':
+      score = chi2Gof(d.distinct().ref_counts, d.distinct().cur_counts).pvalue;
+      drift = score < P_VALUE_THRESHOLD;
+      break;
+    case 'z':
+      score = zTestPvalue(d.distinct().ref_counts, d.distinct().cur_counts);
+      drift = score < P_VALUE_THRESHOLD;
+      break;
+    case 'wasserstein':
+      score = d.wassersteinNormed!();
+      drift = score >= DISTANCE_THRESHOLD;
+      break;
+    case 'jensenshannon':
+      score = d.js;
+      drift = score >= DISTANCE_THRESHOLD;
+      break;
+  }
+  return { auto_method: method, auto_score: score, auto_drift_detected: drift };
+}
+
+function block(binned: Omit<EvidentlyPsi, 'value'>, nRef: number, nCur: number, d: Omit<Decision, 'js'>): EvidentlyBlock {
+  const p = proportions(binned.ref_counts, nRef);
+  const q = proportions(binned.cur_counts, nCur);
+  const js = jsDistance(p, q, Math.E);
+  return {
+    n_values_union: d.nValues,
+    ...decide({ ...d, js }),
+    psi: { ...binned, value: evidentlyPsi(p, q) },
+    jensenshannon_natural_log: { value: js },
+  };
+}
+
+/** The §4.6 block of a numerical column from its sorted samples. */
+export function evidentlyNumericalSorted(inputs: SortedNumericalInputs): EvidentlyBlock {
+  const { ref, cur } = inputs;
+  const nRef = ref.length;
+  const nCur = cur.length;
+  if (nRef === 0 || nCur === 0) throw new RangeError('the Evidently block needs non-empty reference and current samples');
+  let aligned: AlignedNumbers | undefined;
+  const distinct = () => (aligned ??= alignedNumberCounts(ref, cur));
+  const counts = distinctNumbers(ref, cur);
+  let binned: Omit<EvidentlyPsi, 'value'>;
+  if (counts.ref > STURGES_ABOVE_DISTINCT) {
+    const top = Math.max(ref[nRef - 1], cur[nCur - 1]);
+    const edges = sturgesEdgesBetween(Math.min(ref[0], cur[0]), top === 0 ? inputs.firstZero() : top, nRef + nCur);
+    binned = { binning: 'sturges_on_combined', edges, ref_counts: histogramCountsSorted(edges, ref), cur_counts: histogramCountsSorted(edges, cur) };
+  } else {
+    binned = { binning: 'distinct_values', ...distinct() };
+  }
+  return block(binned, nRef, nCur, { kind: 'numerical', nRef, nValues: counts.union, distinct, ksPvalue: inputs.ksPvalue, wassersteinNormed: inputs.wassersteinNormed });
+}
+
+/** The zero met first in `ref` then `cur` (+0 when there is none). */
+function firstZeroOf(ref: ArrayLike<number>, cur: ArrayLike<number>): number {
+  for (const side of [ref, cur]) for (let i = 0; i < side.length; i++) if (side[i] === 0) return side[i];
+  return 0;
+}
+
 /**
  * The §4.6 block of one column. `ksPvalue` supplies the two-sample KS p-value (§4.2) and is only
  * called when the chosen method is "ks".
@@ -185,65 +313,21 @@ export function evidentlyBlock(
   const nRef = ref.length;
   const nCur = cur.length;
   if (nRef === 0 || nCur === 0) throw new RangeError('the Evidently block needs non-empty reference and current samples');
-
-  // One bin per distinct value of ref ∪ cur (always needed for the count of values).
-  const distinct =
-    kind === 'numerical'
-      ? alignedNumberCounts(ref as ArrayLike<number>, cur as ArrayLike<number>)
-      : alignedCounts(ref as readonly string[], cur as readonly string[]);
-  const nValues = distinct.ref_counts.length;
-
-  let binned: Omit<EvidentlyPsi, 'value'>;
-  const refDistinct = distinct.ref_counts.filter((c) => c > 0).length;
-  if (kind === 'numerical' && refDistinct > STURGES_ABOVE_DISTINCT) {
-    const edges = sturgesEdges(ref as ArrayLike<number>, cur as ArrayLike<number>);
-    binned = {
-      binning: 'sturges_on_combined',
-      edges,
-      ref_counts: histogramCounts(edges, ref as ArrayLike<number>),
-      cur_counts: histogramCounts(edges, cur as ArrayLike<number>),
-    };
-  } else {
-    binned = { binning: 'distinct_values', ref_counts: distinct.ref_counts, cur_counts: distinct.cur_counts };
+  if (kind === 'numerical') {
+    const numRef = ref as ArrayLike<number>;
+    const numCur = cur as ArrayLike<number>;
+    return evidentlyNumericalSorted({
+      ref: sortedCopy(numRef),
+      cur: sortedCopy(numCur),
+      ksPvalue,
+      wassersteinNormed: () => wasserstein(numRef, numCur).normed,
+      firstZero: () => firstZeroOf(numRef, numCur),
+    });
   }
-  const p = proportions(binned.ref_counts, nRef);
-  const q = proportions(binned.cur_counts, nCur);
-  const js = jsDistance(p, q, Math.E);
-
-  const method = autoMethod(kind, nRef, nValues);
-  let score: number;
-  let drift: boolean;
-  switch (method) {
-    case 'ks':
-      if (!ksPvalue) throw new TypeError('a KS p-value is needed for a numerical column with a small reference');
-      score = ksPvalue();
-      drift = score <= P_VALUE_THRESHOLD;
-      break;
-    case 'chisquare':
-      score = chi2Gof(distinct.ref_counts, distinct.cur_counts).pvalue;
-      drift = score < P_VALUE_THRESHOLD;
-      break;
-    case 'z':
-      score = zTestPvalue(distinct.ref_counts, distinct.cur_counts);
-      drift = score < P_VALUE_THRESHOLD;
-      break;
-    case 'wasserstein':
-      score = wasserstein(ref as ArrayLike<number>, cur as ArrayLike<number>).normed;
-      drift = score >= DISTANCE_THRESHOLD;
-      break;
-    case 'jensenshannon':
-      score = js;
-      drift = score >= DISTANCE_THRESHOLD;
-      break;
-  }
-  return {
-    n_values_union: nValues,
-    auto_method: method,
-    auto_score: score,
-    auto_drift_detected: drift,
-    psi: { ...binned, value: evidentlyPsi(p, q) },
-    jensenshannon_natural_log: { value: js },
-  };
+  // One bin per distinct value of ref ∪ cur.
+  const distinct = alignedCounts(ref as readonly string[], cur as readonly string[]);
+  const binned: Omit<EvidentlyPsi, 'value'> = { binning: 'distinct_values', ref_counts: distinct.ref_counts, cur_counts: distinct.cur_counts };
+  return block(binned, nRef, nCur, { kind, nRef, nValues: distinct.ref_counts.length, distinct: () => distinct });
 }
 
 /** A column's outcome for the dataset share: its Evidently block, or a skipped column (null or `{ skipped }`). */

@@ -90,7 +90,87 @@ export class ExactSum {
   }
 }
 
+// Fast path. A compensated sum (Ogita, Rump & Oishi's Sum2) keeps s and the two-sum errors e_k with
+// s + Σe_k equal to the exact total T. Their float sum c is off from Σe_k by at most
+// γ_(n−1)·Σ|e_k| < 2·n·u·mag, mag being the float sum of the |e_k| (u = 2⁻⁵³). When that interval
+// around s + c lies strictly inside the rounding interval of r = fl(s + c), r is the correctly
+// rounded T — the very double the exact algorithm returns. Otherwise (T close to a rounding
+// boundary, a zero, tiny or non-finite total, or inputs so large that the exact algorithm's own
+// partials could leave the double range) the exact algorithm runs.
+
+const BITS = new Float64Array(1);
+const WORDS = new Uint32Array(BITS.buffer);
+const HIGH = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f ? 1 : 0;
+/** Totals below this magnitude (and zero, whose sign needs the exact algorithm) are not certified. */
+const TINY = 2 ** -1000;
+/** Inputs whose magnitudes add up to this or more are left to the exact algorithm. */
+const HUGE = 2 ** 1000;
+
+/**
+ * r = fl(s + c) when the exact total s + Σe (|c − Σe| < n·2⁻⁵²·mag) is provably rounded to it,
+ * else NaN. `norm` is (a float sum of) Σ|x| over the inputs.
+ */
+export function certifiedRound(s: number, c: number, mag: number, n: number, norm: number): number {
+  const r = s + c;
+  const size = Math.abs(r);
+  if (!(size >= TINY && norm < HUGE)) return NaN;
+  const back = r - s;
+  const delta = s - (r - back) + (c - back);
+  const bound = n * 2 ** -52 * mag;
+  BITS[0] = size;
+  const high = WORDS[HIGH];
+  const ulp = 2 ** (((high >>> 20) & 0x7ff) - 1075);
+  const powerOfTwo = (high & 0xfffff) === 0 && WORDS[1 - HIGH] === 0;
+  const towardZero = powerOfTwo ? ulp / 2 : ulp;
+  const up = r > 0 ? ulp : towardZero;
+  const down = r > 0 ? towardZero : ulp;
+  return delta + bound < up / 2 && delta - bound > -down / 2 ? r : NaN;
+}
+
 /** Correctly rounded sum of all values (like Python's `math.fsum`). ±∞ and NaN propagate as in a plain sum. */
 export function fsum(values: ArrayLike<number>): number {
-  return new ExactSum().addAll(values).value();
+  const n = values.length;
+  let s = 0;
+  let c = 0;
+  let mag = 0;
+  let norm = 0;
+  for (let i = 0; i < n; i++) {
+    const x = values[i];
+    const t = s + x;
+    const back = t - s;
+    const e = s - (t - back) + (x - back);
+    c += e;
+    mag += Math.abs(e);
+    norm += Math.abs(x);
+    s = t;
+  }
+  const r = certifiedRound(s, c, mag, n, norm);
+  return r === r ? r : new ExactSum().addAll(values).value();
+}
+
+/** Correctly rounded Σ (x − center)², each square rounded once as a double (the terms a two-pass variance adds). */
+export function fsumSquaredDeviations(values: ArrayLike<number>, center: number): number {
+  const n = values.length;
+  let s = 0;
+  let c = 0;
+  let mag = 0;
+  for (let i = 0; i < n; i++) {
+    const d = values[i] - center;
+    const x = d * d;
+    const t = s + x;
+    const back = t - s;
+    const e = s - (t - back) + (x - back);
+    c += e;
+    mag += Math.abs(e);
+    s = t;
+  }
+  // The terms are non-negative: s itself is the float sum of their magnitudes.
+  const r = certifiedRound(s, c, mag, n, s);
+  if (r === r) return r;
+  const exact = new ExactSum();
+  for (let i = 0; i < n; i++) {
+    const d = values[i] - center;
+    exact.add(d * d);
+  }
+  return exact.value();
 }

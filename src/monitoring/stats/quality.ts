@@ -1,6 +1,7 @@
 // Per-column data-quality facts (drift-statistics.md §3), for one side (reference or current).
 import { quantileEdgesRaw } from './binning.js';
-import { ExactSum, fsum } from './fsum.js';
+import { fsum, fsumSquaredDeviations } from './fsum.js';
+import { sortFloat64 } from './sort.js';
 
 /** Categories beyond this many are not listed (their counts can be recomputed from the CSV). */
 export const MAX_LISTED_CATEGORIES = 60;
@@ -78,63 +79,87 @@ export function moments(values: ArrayLike<number>): Moments {
   const n = values.length;
   if (n === 0) throw new RangeError('moments of an empty sample');
   const mean = fsum(values) / n;
-  const squares = new ExactSum();
-  for (let i = 0; i < n; i++) {
-    const d = values[i] - mean;
-    squares.add(d * d);
-  }
-  const ss = squares.value();
+  const ss = fsumSquaredDeviations(values, mean);
   return { n, mean, std_pop: Math.sqrt(ss / n), std: n >= 2 ? Math.sqrt(ss / (n - 1)) : null };
 }
 
-/** Data-quality facts of a numerical column; `null` cells are missing (so is NaN, which the CSV rules never produce). */
-export function qualityNumerical(cells: ArrayLike<number | null>): NumericalQuality {
-  const nRows = cells.length;
-  let missing = 0;
-  let posInf = 0;
-  let negInf = 0;
-  const finite = new Float64Array(nRows);
+/** One side of a numerical column, read once: its quality facts and what the drift statistics take from it. */
+export interface NumericalSide {
+  quality: NumericalQuality;
+  /** The finite values, ascending (the §4.1 cleaned sample). */
+  sorted: Float64Array;
+  /** Moments of the finite values; null when there are none. */
+  moments: Moments | null;
+  /** Whether the first finite zero in row order is −0; null without a finite zero. */
+  firstZeroNegative: boolean | null;
+}
+
+interface Tally {
+  missing: number;
+  posInf: number;
+  negInf: number;
+  zeros: number;
+  firstZeroNegative: boolean | null;
+}
+
+/** Counts the kinds of cells and copies the finite values into `finite`; returns how many were copied. */
+function tally(cells: ArrayLike<number | null>, finite: Float64Array, t: Tally): number {
   let nFinite = 0;
-  let zeros = 0;
-  for (let i = 0; i < nRows; i++) {
+  for (let i = 0; i < cells.length; i++) {
     const v = cells[i];
-    if (v === null || Number.isNaN(v)) missing++;
-    else if (v === Infinity) posInf++;
-    else if (v === -Infinity) negInf++;
+    if (v === null || v !== v) t.missing++;
+    else if (v === Infinity) t.posInf++;
+    else if (v === -Infinity) t.negInf++;
     else {
       finite[nFinite++] = v;
-      if (v === 0) zeros++;
+      if (v === 0) {
+        if (t.zeros === 0) t.firstZeroNegative = Object.is(v, -0);
+        t.zeros++;
+      }
     }
   }
-  const sorted = finite.subarray(0, nFinite).sort();
-  let distinct = (posInf > 0 ? 1 : 0) + (negInf > 0 ? 1 : 0);
-  for (let i = 0; i < nFinite; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct++;
+  return nFinite;
+}
+
+function distinctSorted(sorted: Float64Array): number {
+  let distinct = sorted.length > 0 ? 1 : 0;
+  for (let i = 1; i < sorted.length; i++) if (sorted[i] !== sorted[i - 1]) distinct++;
+  return distinct;
+}
+
+/**
+ * Reads one side of a numerical column; `null` cells are missing (so is NaN, which the CSV rules
+ * never produce). The sorted finite values go to `work` when given (at least cells.length long).
+ */
+export function numericalSide(cells: ArrayLike<number | null>, work?: Float64Array): NumericalSide {
+  const nRows = cells.length;
+  const t: Tally = { missing: 0, posInf: 0, negInf: 0, zeros: 0, firstZeroNegative: null };
+  const finite = work ?? new Float64Array(nRows);
+  const nFinite = tally(cells, finite, t);
+  const sorted = sortFloat64(finite.subarray(0, nFinite));
+  const distinct = distinctSorted(sorted) + (t.posInf > 0 ? 1 : 0) + (t.negInf > 0 ? 1 : 0);
   const base = {
     n_rows: nRows,
-    missing_count: missing,
-    missing_share: nRows > 0 ? missing / nRows : null,
-    inf_count: posInf + negInf,
+    missing_count: t.missing,
+    missing_share: nRows > 0 ? t.missing / nRows : null,
+    inf_count: t.posInf + t.negInf,
     finite_count: nFinite,
     distinct_count: distinct,
     constant: distinct === 1,
   };
   if (nFinite === 0) {
-    return { ...base, min: null, max: null, mean: null, std_pop: null, std: null, p25: null, p50: null, p75: null, zero_count: 0 };
+    const quality = { ...base, min: null, max: null, mean: null, std_pop: null, std: null, p25: null, p50: null, p75: null, zero_count: 0 };
+    return { quality, sorted, moments: null, firstZeroNegative: null };
   }
   const m = moments(sorted);
   const [p25, p50, p75] = quantileEdgesRaw(sorted, 4);
-  return {
-    ...base,
-    min: sorted[0],
-    max: sorted[nFinite - 1],
-    mean: m.mean,
-    std_pop: m.std_pop,
-    std: m.std,
-    p25,
-    p50,
-    p75,
-    zero_count: zeros,
-  };
+  const quality = { ...base, min: sorted[0], max: sorted[nFinite - 1], mean: m.mean, std_pop: m.std_pop, std: m.std, p25, p50, p75, zero_count: t.zeros };
+  return { quality, sorted, moments: m, firstZeroNegative: t.firstZeroNegative };
+}
+
+/** Data-quality facts of a numerical column; `null` cells are missing (so is NaN, which the CSV rules never produce). */
+export function qualityNumerical(cells: ArrayLike<number | null>): NumericalQuality {
+  return numericalSide(cells).quality;
 }
 
 /** Distinct values of `values` in code-point order with their counts. */

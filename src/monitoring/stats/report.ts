@@ -1,11 +1,12 @@
 import { invalidParam } from '../../errors/index.js';
-import { binnedQ10, type BinnedQ10 } from './binning.js';
+import { binnedQ10Sorted, type BinnedQ10 } from './binning.js';
 import { categoricalDrift, type CategoricalDrift } from './categorical.js';
-import { asNumerical, numericColumn, type CsvTable } from './csv.js';
-import { datasetDrift, evidentlyBlock, type ColumnKind, type DatasetDrift, type EvidentlyBlock } from './evidently.js';
-import { ks2samp, type KsResult } from './ks.js';
-import { qualityCategorical, qualityNumerical, type CategoricalQuality, type NumericalQuality } from './quality.js';
-import { wasserstein, type Wasserstein } from './wasserstein.js';
+import { columnCells, notANumber, readNumbers, type CsvTable } from './csv.js';
+import { datasetDrift, evidentlyBlock, evidentlyNumericalSorted, type ColumnKind, type DatasetDrift, type EvidentlyBlock } from './evidently.js';
+import { ks2sampSorted, type KsResult } from './ks.js';
+import { numericalSide, qualityCategorical, type CategoricalQuality, type NumericalQuality, type NumericalSide } from './quality.js';
+import { scratchFloat64 } from './scratch.js';
+import { wassersteinDistanceSorted, wassersteinOf, type Wasserstein } from './wasserstein.js';
 
 export const COLUMN_KINDS = ['numerical', 'categorical'] as const;
 
@@ -28,12 +29,6 @@ export interface DriftReport {
   dataset: { n_rows_reference: number; n_rows_current: number; evidently: DatasetDrift };
 }
 
-function finite(cells: (number | null)[]): Float64Array {
-  const out: number[] = [];
-  for (const v of cells) if (v !== null && Number.isFinite(v)) out.push(v);
-  return Float64Array.from(out);
-}
-
 function present(cells: (string | null)[]): string[] {
   return cells.filter((v): v is string => v !== null);
 }
@@ -44,17 +39,28 @@ function skipped(nRef: number, nCur: number): Skipped | null {
   return null;
 }
 
-function numericalColumn(refValues: (number | null)[], curValues: (number | null)[]): Pick<ColumnReport, 'reference' | 'current' | 'drift'> {
-  const ref = finite(refValues);
-  const cur = finite(curValues);
-  const reference = qualityNumerical(refValues);
-  const current = qualityNumerical(curValues);
-  const skip = skipped(ref.length, cur.length);
-  if (skip) return { reference, current, drift: skip };
-  let ks: KsResult | undefined;
-  const ksOnce = () => (ks ??= ks2samp(ref, cur));
-  const evidently = evidentlyBlock('numerical', ref, cur, () => ksOnce().pvalue);
-  return { reference, current, drift: { n_ref: ref.length, n_cur: cur.length, ks: ksOnce(), binned_q10: binnedQ10(ref, cur), wasserstein: wasserstein(ref, cur), evidently } };
+/** The first zero in row order over the reference, then the current values. */
+function firstZero(ref: NumericalSide, cur: NumericalSide): number {
+  const negative = ref.firstZeroNegative ?? cur.firstZeroNegative;
+  return negative ? -0 : 0;
+}
+
+/** The drift block of a numerical column with finite values on both sides; every statistic walks the sorted samples. */
+function numericalDrift(ref: NumericalSide, cur: NumericalSide): NumericalDrift {
+  const a = ref.sorted;
+  const b = cur.sorted;
+  const ks = ks2sampSorted(a, b);
+  const wasserstein = wassersteinOf(wassersteinDistanceSorted(a, b), ref.moments!.std_pop);
+  const evidently = evidentlyNumericalSorted({ ref: a, cur: b, ksPvalue: () => ks.pvalue, wassersteinNormed: () => wasserstein.normed, firstZero: () => firstZero(ref, cur) });
+  return { n_ref: a.length, n_cur: b.length, ks, binned_q10: binnedQ10Sorted(a, b), wasserstein, evidently };
+}
+
+function numericalColumn(refValues: ArrayLike<number | null>, curValues: ArrayLike<number | null>): Pick<ColumnReport, 'reference' | 'current' | 'drift'> {
+  // The sorted samples live in work buffers: nothing below keeps them past this column.
+  const ref = numericalSide(refValues, scratchFloat64('reference sample', refValues.length));
+  const cur = numericalSide(curValues, scratchFloat64('current sample', curValues.length));
+  const skip = skipped(ref.sorted.length, cur.sorted.length);
+  return { reference: ref.quality, current: cur.quality, drift: skip ?? numericalDrift(ref, cur) };
 }
 
 function categoricalColumn(refCells: (string | null)[], curCells: (string | null)[]): Pick<ColumnReport, 'reference' | 'current' | 'drift'> {
@@ -67,12 +73,34 @@ function categoricalColumn(refCells: (string | null)[], curCells: (string | null
   return { reference, current, drift: { n_ref: ref.length, n_cur: cur.length, ...categoricalDrift(ref, cur), evidently: evidentlyBlock('categorical', ref, cur) } };
 }
 
-/** Both sides as numbers when together they read as numerical (one parse, kept), else null. */
-function inferredNumbers(refCells: (string | null)[], curCells: (string | null)[]): (number | null)[][] | null {
-  const ref = asNumerical(refCells);
-  const cur = asNumerical(curCells);
-  if (!ref || !cur) return null;
-  return ref.some((v) => v !== null) || cur.some((v) => v !== null) ? [ref, cur] : null;
+/** A declared numerical column: its values, or the refusal naming the first cell that is not a number. */
+function declaredNumbers(table: CsvTable, c: number, what: string): Float64Array {
+  const reading = readNumbers(table, c);
+  if (!reading.ok) throw notANumber(table.header[c], reading.row, reading.cell, what);
+  return reading.values;
+}
+
+function anyPresent(values: Float64Array): boolean {
+  for (let i = 0; i < values.length; i++) if (values[i] === values[i]) return true;
+  return false;
+}
+
+/** Both sides as numbers when together they read as numerical (every present cell a number, no code, one present at least), else null. */
+function inferredNumbers(reference: CsvTable, current: CsvTable, c: number): Float64Array[] | null {
+  const ref = readNumbers(reference, c);
+  if (!ref.ok || ref.codes) return null;
+  const cur = readNumbers(current, c);
+  if (!cur.ok || cur.codes) return null;
+  return anyPresent(ref.values) || anyPresent(cur.values) ? [ref.values, cur.values] : null;
+}
+
+/** Per column the two sides as numbers (numerical) or null (categorical). */
+function numbersByColumn(reference: CsvTable, current: CsvTable, types: Record<string, ColumnKind>): (Float64Array[] | null)[] {
+  return reference.header.map((name, c) => {
+    const declared = types[name];
+    if (declared === 'numerical') return [declaredNumbers(reference, c, 'reference'), declaredNumbers(current, c, 'current')];
+    return declared === 'categorical' ? null : inferredNumbers(reference, current, c);
+  });
 }
 
 /**
@@ -86,15 +114,15 @@ export function driftReport(reference: CsvTable, current: CsvTable, types: Recor
     throw invalidParam(`The reference and current files must have the same columns in the same order: [${reference.header.join(', ')}] vs [${current.header.join(', ')}].`);
   }
   for (const name of Object.keys(types)) if (!reference.header.includes(name)) throw invalidParam(`--types names column '${name}', which the files do not have (they have ${reference.header.join(', ')}).`);
+  const numbers = numbersByColumn(reference, current, types);
+  const textual = numbers.flatMap((n, c) => (n ? [] : [c]));
+  const refText = columnCells(reference, textual);
+  const curText = columnCells(current, textual);
   const columns = reference.header.map((name, c): ColumnReport => {
-    const refCells = reference.cells[c];
-    const curCells = current.cells[c];
-    const declared = types[name];
-    const numbers = declared === 'numerical' ? [numericColumn(name, refCells, 'reference'), numericColumn(name, curCells, 'current')]
-      : declared === 'categorical' ? null : inferredNumbers(refCells, curCells);
-    const type: ColumnKind = numbers ? 'numerical' : 'categorical';
-    const parts = numbers ? numericalColumn(numbers[0], numbers[1]) : categoricalColumn(refCells, curCells);
-    return { name, type, type_source: declared ? 'declared' : 'inferred', ...parts };
+    const pair = numbers[c];
+    const k = textual.indexOf(c);
+    const parts = pair ? numericalColumn(pair[0], pair[1]) : categoricalColumn(refText[k], curText[k]);
+    return { name, type: pair ? 'numerical' : 'categorical', type_source: types[name] ? 'declared' : 'inferred', ...parts };
   });
   const outcomes = columns.map((c) => ('skipped' in c.drift ? { skipped: c.drift.skipped } : { auto_drift_detected: c.drift.evidently.auto_drift_detected }));
   return { columns, dataset: { n_rows_reference: reference.rows, n_rows_current: current.rows, evidently: datasetDrift(outcomes) } };

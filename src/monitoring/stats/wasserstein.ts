@@ -1,6 +1,8 @@
 // Wasserstein-1 distance between two samples and Evidently's normed variant (drift-statistics.md §4.4).
-import { ExactSum } from './fsum.js';
+import { fsum } from './fsum.js';
 import { moments } from './quality.js';
+import { scratchFloat64 } from './scratch.js';
+import { sortedCopy } from './sort.js';
 
 /** Floor of the norm: a constant reference divides by 0.001 (Evidently's rule). */
 export const WASSERSTEIN_MIN_NORM = 0.001;
@@ -22,13 +24,17 @@ export interface Wasserstein {
  * formed as |i·m − j·n| / (n·m) (one rounding) and the terms are summed exactly.
  */
 export function wassersteinDistance(ref: ArrayLike<number>, cur: ArrayLike<number>): number {
-  const n = ref.length;
-  const m = cur.length;
-  if (n === 0 || m === 0) throw new RangeError('the Wasserstein distance needs non-empty samples');
-  const a = Float64Array.from(ref).sort();
-  const b = Float64Array.from(cur).sort();
+  if (ref.length === 0 || cur.length === 0) throw new RangeError('the Wasserstein distance needs non-empty samples');
+  return wassersteinDistanceSorted(sortedCopy(ref), sortedCopy(cur));
+}
+
+/** wassersteinDistance of two ascending non-empty samples. */
+export function wassersteinDistanceSorted(a: Float64Array, b: Float64Array): number {
+  const n = a.length;
+  const m = b.length;
   const nm = n * m;
-  const total = new ExactSum();
+  const terms = scratchFloat64('wasserstein terms', n + m);
+  let count = 0;
   let i = 0;
   let j = 0;
   let z = Math.min(a[0], b[0]);
@@ -38,16 +44,19 @@ export function wassersteinDistance(ref: ArrayLike<number>, cur: ArrayLike<numbe
     if (i === n && j === m) break;
     const next = i === n ? b[j] : j === m ? a[i] : Math.min(a[i], b[j]);
     const gap = Math.abs(i * m - j * n);
-    if (gap !== 0) total.add((gap / nm) * (next - z));
+    if (gap !== 0) terms[count++] = (gap / nm) * (next - z);
     z = next;
   }
-  return total.value();
+  return fsum(terms.subarray(0, count));
+}
+
+/** §4.4 from the distance and the reference's population standard deviation. */
+export function wassersteinOf(distance: number, refStdPop: number): Wasserstein {
+  const norm = Math.max(refStdPop, WASSERSTEIN_MIN_NORM);
+  return { distance, ref_std_pop: refStdPop, norm, normed: distance / norm };
 }
 
 /** §4.4: distance, the reference's population std, the norm and the normed distance. */
 export function wasserstein(ref: ArrayLike<number>, cur: ArrayLike<number>): Wasserstein {
-  const distance = wassersteinDistance(ref, cur);
-  const refStdPop = moments(ref).std_pop;
-  const norm = Math.max(refStdPop, WASSERSTEIN_MIN_NORM);
-  return { distance, ref_std_pop: refStdPop, norm, normed: distance / norm };
+  return wassersteinOf(wassersteinDistance(ref, cur), moments(ref).std_pop);
 }
