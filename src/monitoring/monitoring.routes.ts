@@ -80,6 +80,7 @@ export function monitoringRoutes(svc: MonitoringService, flush: () => Promise<vo
         model: { type: 'string', required: true }, version: { type: 'int', required: true },
         csv: { type: 'string', doc: 'The training data as CSV text (header first).' }, label_column: { type: 'string', doc: 'The CSV column holding the target; left out of the features.' },
         types: { type: 'string', doc: 'Column kinds, e.g. age=numerical,city=categorical; others are inferred.' },
+        predict: { type: 'bool', doc: 'With csv: run the rows through the served version too, so prediction drift has a reference.' },
         deployment: { type: 'string', doc: 'Build from this deployment’s logged traffic instead of a CSV.' }, window: { type: 'string', doc: 'How much traffic, e.g. 1h (default) or 7d.' },
       },
       access: { action: 'write', resource: (i: Input, ctx) => ({ kind: 'model', id: typeof i.model === 'string' ? i.model : undefined, projectId: ctx.project.projectId }) },

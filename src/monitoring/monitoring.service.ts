@@ -1,7 +1,7 @@
 import { AppError, invalidParam, notFound } from '../errors/index.js';
 import { parseCsv } from './stats/csv.js';
 import { parseTypes } from './stats/report.js';
-import type { ColumnKind } from './window.js';
+import type { Column, ColumnKind } from './window.js';
 import { WindowBuilder } from './window.js';
 import { columnsFromCsv, profileOf, type ReferenceSample } from './reference.js';
 import { durationSeconds, parseMonitorSpec, type MonitorSpec } from './monitor-spec.js';
@@ -18,6 +18,8 @@ export interface MonitoringOptions {
   exactMaxRows: number;
   publicUrl: string;
   servedVersion: (projectId: number, deployment: string) => { model: string; version: number } | null;
+  /** Runs rows through a served version, outside the prediction log (reference predictions). */
+  predictRows?: (projectId: number, model: string, version: number, rows: (number | null)[][]) => Promise<{ inputs: unknown; outputs: unknown }>;
   projectName: (projectId: number) => Promise<string>;
   now?: () => number;
 }
@@ -29,6 +31,8 @@ export interface ProfileRequest {
   csv?: string;
   label_column?: string;
   types?: string;
+  /** With csv: also run the rows through the served version, so the profile has prediction columns. */
+  predict?: boolean;
   /** Or a window of a deployment's traffic. */
   deployment?: string;
   window?: string;
@@ -130,8 +134,9 @@ export class MonitoringService {
     if (req.csv !== undefined) {
       const table = parseCsv(req.csv, 'the reference file');
       const columns = columnsFromCsv(table, req.label_column ?? '', types);
+      if (req.predict) columns.push(...(await this.referencePredictions(projectId, req.model, req.version, columns, table.rows)));
       sample = { rows: table.rows, columns };
-      source = { kind: 'csv', label_column: req.label_column ?? null };
+      source = { kind: 'csv', label_column: req.label_column ?? null, predictions: req.predict === true };
     } else {
       const seconds = req.window ? durationSeconds(req.window, 'window') : 3600;
       const to = this.now();
@@ -153,6 +158,21 @@ export class MonitoringService {
     const keep = sample.rows <= this.opts.exactMaxRows ? sample : null;
     await this.sql.putProfile({ projectId, model: req.model, version: req.version, source, rowCount: sample.rows, profile, sample: keep, createdTime: this.now(), createdBy: actor });
     return { model: req.model, version: req.version, rows: sample.rows, exact: keep !== null, columns: profile.columns, features: profile.features, source };
+  }
+
+  /** The prediction columns of the training rows, from the served version, in pages of 512 rows. */
+  private async referencePredictions(projectId: number, model: string, version: number, features: Column[], rows: number): Promise<Column[]> {
+    if (!this.opts.predictRows) throw invalidParam('Reference predictions need serving on this server.');
+    const bad = features.find((c) => c.kind !== 'numerical');
+    if (bad) throw invalidParam(`Column '${bad.name}' is categorical; reference predictions need numerical features (the model's input is a matrix of numbers).`);
+    const builder = new WindowBuilder(features.map((c) => c.name));
+    for (let start = 0; start < rows; start += 512) {
+      const page: (number | null)[][] = [];
+      for (let r = start; r < Math.min(rows, start + 512); r++) page.push(features.map((c) => c.values[r] as number | null));
+      const { inputs, outputs } = await this.opts.predictRows(projectId, model, version, page);
+      builder.add(`reference-${start}`, inputs, outputs);
+    }
+    return builder.build().columns.filter((c) => c.role === 'prediction');
   }
 
   async profile(projectId: number, model: string, version: number) {

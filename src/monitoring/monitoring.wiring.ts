@@ -10,7 +10,7 @@ import { CostService } from './cost.service.js';
 import type { DeploymentInfo } from './cost.js';
 import { registerMonitoringMetrics } from './monitoring-metrics.js';
 import { monitoringRoutes } from './monitoring.routes.js';
-import { MonitoringService } from './monitoring.service.js';
+import { MonitoringService, type MonitoringOptions } from './monitoring.service.js';
 import { MonitoringSql } from './monitoring.sql.js';
 import { MonitorScheduler } from './scheduler.js';
 import { UsageSql } from './usage.sql.js';
@@ -24,6 +24,7 @@ export interface MonitoringDeps {
   projectName: (projectId: number) => Promise<string>;
   /** The version a deployment serves most traffic with (the default reference of its monitors). */
   servedVersion: (projectId: number, deployment: string) => { model: string; version: number } | null;
+  predictRows: NonNullable<MonitoringOptions['predictRows']>;
   deployments: (projectId: number) => Promise<DeploymentInfo[]>;
   /** Writes what serving has buffered (prediction log, usage counts) so a run sees it. */
   flush: () => Promise<void>;
@@ -45,7 +46,7 @@ export function createMonitoring(deps: MonitoringDeps): Monitoring {
   const usage = new UsageSql(db);
   const alertsSql = new AlertsSql(db);
   const alerts = new AlertManager(alertsSql, deps.secrets, logger);
-  const service = new MonitoringService(sql, usage, alerts, { exactMaxRows: config['monitoring.exact_max_rows'], publicUrl, servedVersion: deps.servedVersion, projectName: deps.projectName });
+  const service = new MonitoringService(sql, usage, alerts, { exactMaxRows: config['monitoring.exact_max_rows'], publicUrl, servedVersion: deps.servedVersion, predictRows: deps.predictRows, projectName: deps.projectName });
   const cost = new CostService(usage, alertsSql, alerts, {
     card: { currency: config['cost.currency'], cpuHour: config['cost.cpu_hour'], gpuHour: config['cost.gpu_hour'], gpu: deps.usesGpu },
     idleDays: config['cost.idle_days'], deployments: deps.deployments, projectName: deps.projectName, publicUrl,

@@ -97,6 +97,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     config, db, logger, metrics: metrics.registry, projectName,
     secrets: (projectId, names) => access.secrets.resolveForRuntime(projectId, names),
     servedVersion: (projectId, deployment) => serving.servedVersion(projectId, deployment),
+    predictRows: (projectId, model, version, rows) => serving.predictRows(projectId, model, version, rows),
     deployments: async (projectId) => (await serving.deployments.list(projectId)).map((d) => ({ name: d.name, createdTime: d.createdTime, tags: parseDeploymentSpec(d.spec).tags })),
     flush: () => serving.flush(),
     usesGpu: config['serving.execution_providers'].split(',').some((p) => p.trim() === 'cuda'),

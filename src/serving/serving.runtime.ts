@@ -181,6 +181,11 @@ export class ServingRuntime {
     await Promise.all([...reuse.values()].map((m) => m.drain()));
   }
 
+  /** Every model version this replica serves for a project (targets and shadows). */
+  servedModels(projectId: number): ServedModel[] {
+    return [...this.live.values()].filter((l) => l.projectId === projectId).flatMap((l) => l.models());
+  }
+
   /** Serves one model file as a one-target deployment, without a database (`capstan serve`). */
   async serveLocal(projectId: number, spec: DeploymentSpec, bytes: Uint8Array): Promise<ServedModel> {
     const target = spec.targets[0];

@@ -15,7 +15,9 @@ import { deploymentRoutes } from './deployments.routes.js';
 import { DeploymentsSql } from './deployments.sql.js';
 import { inferenceRoutes } from './inference.routes.js';
 import { ModelSource } from './model-source.js';
-import { PredictionLog } from './prediction-log.js';
+import { PredictionLog, tensorsToJson } from './prediction-log.js';
+import { allocate } from './datatypes.js';
+import { invalidParam } from '../errors/index.js';
 import { ServingMetrics } from './serving-metrics.js';
 import { ServingRuntime } from './serving.runtime.js';
 import { MemoryTokenBuckets, RedisTokenBuckets, type TokenBuckets } from './token-bucket.js';
@@ -45,6 +47,12 @@ export interface Serving {
   servedVersion(projectId: number, deployment: string): { model: string; version: number } | null;
   /** Writes the buffered prediction log and usage counts. */
   flush(): Promise<void>;
+  /**
+   * Runs rows of numbers through a served version (any deployment's target or shadow on this
+   * replica), outside the prediction log and usage counts: what a reference profile's predictions
+   * are made with. The model's single input takes the rows as an [n, columns] tensor.
+   */
+  predictRows(projectId: number, model: string, version: number, rows: (number | null)[][]): Promise<{ inputs: unknown; outputs: unknown }>;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -103,6 +111,20 @@ export function createServing(deps: ServingDeps): Serving {
       const targets = runtime.find(projectId, deployment)?.table.targets ?? [];
       const top = [...targets].sort((a, b) => b.spec.weight - a.spec.weight)[0];
       return top && Number.isInteger(top.version) ? { model: top.model.name, version: top.version } : null;
+    },
+    async predictRows(projectId, model, version, rows) {
+      const served = runtime.servedModels(projectId).find((m) => m.name === model && Number(m.version) === version && m.isReady);
+      if (!served) throw invalidParam(`No deployment in this project serves ${model} version ${version} on this replica; deploy it (even at weight 0 or as a shadow) to compute reference predictions.`);
+      if (served.inputs.length !== 1) throw invalidParam(`${model} version ${version} takes ${served.inputs.length} inputs; reference predictions need a model with one input.`);
+      const spec = served.inputs[0];
+      if (spec.datatype !== 'FP32' && spec.datatype !== 'FP64') throw invalidParam(`${model} version ${version} takes ${spec.datatype}; reference predictions are computed for FP32 or FP64 inputs.`);
+      const width = rows[0]?.length ?? 0;
+      const data = allocate(spec.datatype, rows.length * width);
+      rows.forEach((r, i) => r.forEach((v, j) => ((data as Float64Array)[i * width + j] = v ?? NaN)));
+      const inputs = [{ name: spec.name, datatype: spec.datatype, shape: [rows.length, width], data }];
+      const json = tensorsToJson(inputs);
+      const result = await served.infer(inputs);
+      return { inputs: JSON.parse(json), outputs: JSON.parse(tensorsToJson(result.outputs)) };
     },
     async flush() {
       await predictions.flush();

@@ -20,7 +20,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // breast_cancer.csv starts with scikit-learn's own header line; name the columns f0..f29 and label.
 const lines = readFileSync(new URL('../fixtures/datasets/breast_cancer.csv', import.meta.url), 'utf8').trim().split('\n').slice(1);
-const rows = lines.map((l) => l.split(',').map(Number));
+const inFileOrder = lines.map((l) => l.split(',').map(Number));
+// The file lists most malignant cases first: traffic is a seeded shuffle, so 200 rows look like the whole.
+let seed = 7;
+const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const rows = inFileOrder.map((r) => [random(), r] as const).sort((a, b) => a[0] - b[0]).map(([, r]) => r);
 const csv = [[...Array.from({ length: 30 }, (_, i) => `f${i}`), 'label'].join(','), ...lines].join('\n');
 
 interface Received { path: string; body: any; headers: Record<string, string | string[] | undefined> }
@@ -77,11 +81,14 @@ for (const { db, skip } of await testDatabases()) {
     });
 
     it('builds a reference profile from the training CSV and refuses bad profile requests', async () => {
-      const p = assertOk(await call(app, 'POST', `${MON}/profiles/create`, { model: 'cancer-mlp', version: 1, csv, label_column: 'label' })).profile;
+      const p = assertOk(await call(app, 'POST', `${MON}/profiles/create`, { model: 'cancer-mlp', version: 1, csv, label_column: 'label', predict: true })).profile;
       assert.equal(p.rows, 569);
       assert.equal(p.exact, true);
       assert.equal(p.features.length, 30);
       assert.deepEqual(p.features.slice(0, 2), ['f0', 'f1']);
+      // The served version answered for every training row: the reference has prediction columns.
+      assert.deepEqual(p.columns.filter((c: any) => c.role === 'prediction').map((c: any) => [c.name, c.kind]), [['prediction.probabilities', 'categorical'], ['prediction.probabilities[1]', 'numerical']]);
+      assertError(await call(app, 'POST', `${MON}/profiles/create`, { model: 'cancer-mlp', version: 7, csv, label_column: 'label', predict: true }), 'INVALID_PARAMETER_VALUE', /serves cancer-mlp version 7/);
       assertError(await call(app, 'POST', `${MON}/profiles/create`, { model: 'cancer-mlp', version: 1, csv, label_column: 'nope' }), 'INVALID_PARAMETER_VALUE', /label_column 'nope'/);
       assertError(await call(app, 'POST', `${MON}/profiles/create`, { model: 'cancer-mlp', version: 1 }), 'INVALID_PARAMETER_VALUE', /exactly one of/);
       assertError(await call(app, 'GET', `${MON}/profiles/get?model=cancer-mlp&version=9`), 'RESOURCE_DOES_NOT_EXIST', /no reference profile/);
@@ -130,7 +137,7 @@ for (const { db, skip } of await testDatabases()) {
       assert.equal(report.model_quality.evaluated, true);
       assert.ok(report.model_quality.metrics.accuracy > 0.9, JSON.stringify(report.model_quality));
       assert.ok(report.model_quality.metrics.roc_auc > 0.9);
-      assert.equal(report.drift.columns.length, 30, 'the thirty features: a training-data reference has no predictions');
+      assert.equal(report.drift.columns.length, 32, 'thirty features, the predicted class and its score');
       assert.equal(report.slos[0].budget.total, 20);
       assert.equal(hook.got.length, 0);
     });
@@ -182,6 +189,11 @@ for (const { db, skip } of await testDatabases()) {
       const metrics = (await call(app, 'GET', '/metrics')).text;
       assert.match(metrics, /capstan_monitor_drift_share\{project="default",monitor="cancer-watch",deployment="cancer",role="feature"\} (0\.[3-9]|1)/);
       assert.match(metrics, /capstan_slo_error_budget_remaining_ratio\{[^}]*slo="availability"\} 1/);
+      // The Grafana dashboard in docs/ queries only series the server exports.
+      const dashboard = readFileSync(new URL('../../docs/grafana/capstan-monitoring.json', import.meta.url), 'utf8');
+      const used = new Set([...dashboard.matchAll(/capstan_[a-z_]+/g)].map((m) => m[0].replace(/_bucket$/, '')));
+      assert.ok(used.size >= 8);
+      for (const name of used) assert.match(metrics, new RegExp(`# TYPE ${name} `), `dashboard uses ${name}`);
       const cost = assertOk(await call(app, 'GET', '/api/capstan/cost/report')).cost;
       const line = cost.lines.find((l: any) => l.deployment === 'cancer');
       assert.equal(line.requests, 40);
