@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../../errors/index.js';
-import { inferKind, numericColumn, parseCsv, parseNumberCell } from './csv.js';
+import { columnCells, inferKind, numericColumn, parseCsv, parseNumberCell, readNumbers } from './csv.js';
 
 const refused = (fn: () => unknown, message: RegExp) =>
   assert.throws(fn, (err: unknown) => err instanceof AppError && err.code === 'INVALID_PARAMETER_VALUE' && message.test(err.message));
@@ -53,5 +53,68 @@ describe('numbers', () => {
     assert.equal(inferKind(['1', '00501']), 'categorical');
     assert.equal(inferKind(['0', '0.5', '-0.25']), 'numerical');
     assert.equal(inferKind([null, null]), 'categorical');
+  });
+});
+
+describe('parseCsv number columns', () => {
+  /** Deterministic uniform [0, 1) numbers (mulberry32). */
+  function uniforms(seed: number): () => number {
+    let a = seed >>> 0;
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  function numbersOf(text: string, c = 0): Float64Array {
+    const table = parseCsv(text);
+    const reading = readNumbers(table, c);
+    assert.ok(reading.ok);
+    const out = new Float64Array(table.rows);
+    reading.decodeInto(out);
+    return out;
+  }
+
+  it('reads every decimal literal as the double Number() gives, short or long', () => {
+    const u = uniforms(99);
+    const digits = (n: number) => Array.from({ length: n }, () => Math.floor(u() * 10)).join('');
+    const literals: string[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const sign = ['', '-', '+'][Math.floor(u() * 3)];
+      const whole = digits(Math.floor(u() * 12));
+      const fraction = u() < 0.8 ? `.${digits(Math.floor(u() * 26))}` : '';
+      literals.push(/\d/.test(whole + fraction) ? sign + whole + fraction : `${sign}0`);
+    }
+    literals.push('1e3', '-2.5E-3', 'inf', '-inf', '+inf', '1e400', '5e-324', '-0', '-0.000', '134217727', '134217728', '0.00000000000000000000001');
+    const got = numbersOf(`x\n${literals.join('\n')}\n`);
+    literals.forEach((s, r) => assert.ok(Object.is(got[r], parseNumberCell(s)), `${s}: ${got[r]}`));
+  });
+
+  it('marks missing cells, keeps the original strings of numerical cells, and cuts only the columns asked for', () => {
+    const text = 'a,b,c\r\n1.50,x,"2"\r\n,y,\r\n-0,"z,1",3e0\r\n';
+    assert.deepEqual(Array.from(numbersOf(text, 0)), [1.5, NaN, -0]);
+    assert.deepEqual(Array.from(numbersOf(text, 2)), [2, NaN, 3]);
+    const table = parseCsv(text);
+    assert.deepEqual(readNumbers(table, 1), { ok: false, row: 0, cell: 'x' });
+    assert.deepEqual(columnCells(table, [2, 0]), [['2', null, '3e0'], ['1.50', null, '-0']]);
+    assert.deepEqual(table.cells, [['1.50', null, '-0'], ['x', 'y', 'z,1'], ['2', null, '3e0']]);
+    assert.equal(table.cells, table.cells);
+    assert.deepEqual(JSON.parse(JSON.stringify(table)), { header: ['a', 'b', 'c'], cells: table.cells, rows: 3 });
+  });
+
+  it('turns a column to text at its first non-number and keeps the earlier cells as written', () => {
+    const table = parseCsv('n\n007\n1.0\nabc\n2\n');
+    assert.deepEqual(readNumbers(table, 0), { ok: false, row: 2, cell: 'abc' });
+    assert.deepEqual(table.cells, [['007', '1.0', 'abc', '2']]);
+    const codes = readNumbers(parseCsv('n\n007\n1\n'), 0);
+    assert.ok(codes.ok && codes.codes);
+  });
+
+  it('reports a ragged record only after checking the whole text for stray quotes, as a full parse does', () => {
+    refused(() => parseCsv('a,b\n1\n2,x"y\n'), /must be quoted/);
+    refused(() => parseCsv('a,a\n1\n'), /appears twice/);
   });
 });

@@ -13,36 +13,40 @@ export interface CsvTable {
 
 /**
  * A parsed file. Numerical columns are held as numbers; the strings of `cells` are cut from the
- * text only when asked for (all of them through `cells`, some through `columnCells`).
+ * text only when asked for (all of them through `cells`, some through `columnCells`). `cells` is
+ * an own enumerable property, so a copy or JSON of the table still has it.
  */
 class ParsedCsv implements CsvTable {
-  readonly header: string[];
-  readonly rows: number;
-  private readonly strings: ((string | null)[] | undefined)[];
+  // Assigned in the constructor, in the order a plain CsvTable lists them.
+  declare readonly header: string[];
+  declare readonly cells: (string | null)[][];
+  declare readonly rows: number;
+  readonly #scan: ScannedCsv;
+  readonly #strings: ((string | null)[] | undefined)[];
+  #all: (string | null)[][] | undefined;
 
-  constructor(readonly scan: ScannedCsv) {
+  constructor(scan: ScannedCsv) {
+    this.#scan = scan;
+    this.#strings = Array.from(scan.textFrom, (from, c) => (from === 0 ? scan.texts[c]! : undefined));
     this.header = scan.header;
+    Object.defineProperty(this, 'cells', { enumerable: true, get: () => (this.#all ??= this.columns(this.header.map((_, c) => c))) });
     this.rows = scan.rows;
-    this.strings = new Array(scan.header.length).fill(undefined);
-    scan.textFrom.forEach((from, c) => {
-      if (from === 0) this.strings[c] = scan.texts[c]!;
-    });
   }
 
-  get cells(): (string | null)[][] {
-    return this.columns(this.header.map((_, c) => c));
+  static scanOf(table: ParsedCsv): ScannedCsv {
+    return table.#scan;
   }
 
   /** The cells of the given columns, each cut from the text at most once. */
   columns(wanted: readonly number[]): (string | null)[][] {
-    const missing = [...new Set(wanted.filter((c) => !this.strings[c]))];
-    if (missing.length > 0) this.extract(missing);
-    return wanted.map((c) => this.strings[c]!);
+    const missing = [...new Set(wanted.filter((c) => !this.#strings[c]))];
+    if (missing.length > 0) this.#extract(missing);
+    return wanted.map((c) => this.#strings[c]!);
   }
 
   /** Cuts the strings of `columns` from the text: the rows a column holds as numbers, then its stored text cells. */
-  private extract(columns: number[]): void {
-    const { text, base, what, starts, textFrom, texts } = this.scan;
+  #extract(columns: number[]): void {
+    const { text, base, what, starts, textFrom, texts } = this.#scan;
     const limit = new Int32Array(this.header.length);
     const targets: ((string | null)[] | null)[] = new Array(this.header.length).fill(null);
     let last = 0;
@@ -67,7 +71,7 @@ class ParsedCsv implements CsvTable {
         if (following !== NEXT_FIELD) break;
       }
     }
-    for (const c of columns) this.strings[c] = textFrom[c] < 0 ? targets[c]! : targets[c]!.concat(texts[c]!);
+    for (const c of columns) this.#strings[c] = textFrom[c] < 0 ? targets[c]! : targets[c]!.concat(texts[c]!);
   }
 }
 
@@ -85,14 +89,23 @@ export function columnCells(table: CsvTable, columns: readonly number[]): (strin
   return table instanceof ParsedCsv ? table.columns(columns) : columns.map((c) => table.cells[c]);
 }
 
-/** A column read as numbers (NaN where missing), or the first present cell that is not a number. */
-export type NumberReading =
-  | { ok: true; values: Float64Array; /** A number is written with a leading zero (`00501`). */ codes: boolean }
-  | { ok: false; row: number; cell: string };
+/** A column whose present cells are all numbers. */
+export interface NumberColumn {
+  rows: number;
+  /** A number is written with a leading zero (`00501`). */
+  codes: boolean;
+  /** Writes the values of the rows to out[0 … rows), NaN where missing. */
+  decodeInto(out: Float64Array): void;
+  anyPresent(): boolean;
+}
+
+/** A column read as numbers, or the first present cell that is not a number. */
+export type NumberReading = ({ ok: true } & NumberColumn) | { ok: false; row: number; cell: string };
 
 function readCells(cells: readonly (string | null)[]): NumberReading {
   const values = new Float64Array(cells.length);
   let codes = false;
+  let present = false;
   for (let r = 0; r < cells.length; r++) {
     const cell = cells[r];
     if (cell === null) {
@@ -102,17 +115,20 @@ function readCells(cells: readonly (string | null)[]): NumberReading {
     const v = parseNumberCell(cell);
     if (v === undefined) return { ok: false, row: r, cell };
     values[r] = v;
+    present = true;
     if (!codes && isCode(cell)) codes = true;
   }
-  return { ok: true, values, codes };
+  return { ok: true, rows: values.length, codes, decodeInto: (out) => out.set(values), anyPresent: () => present };
 }
 
 /** Column c of a table as numbers: for a parsed file, what the parse already read. */
 export function readNumbers(table: CsvTable, c: number): NumberReading {
   if (!(table instanceof ParsedCsv)) return readCells(table.cells[c]);
-  const { numbers, codes, textFrom, texts } = table.scan;
+  const { numbers, codes, textFrom, texts } = ParsedCsv.scanOf(table);
   if (textFrom[c] >= 0) return { ok: false, row: textFrom[c], cell: texts[c]![0]! };
-  return { ok: true, values: numbers[c], codes: codes[c] === 1 };
+  const packed = numbers[c];
+  const rows = table.rows;
+  return { ok: true, rows, codes: codes[c] === 1, decodeInto: (out) => packed.decodeInto(out, rows), anyPresent: () => packed.anyPresent(rows) };
 }
 
 /** The refusal of a numerical column whose line `row + 2` holds `cell`. */

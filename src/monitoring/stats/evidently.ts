@@ -207,6 +207,8 @@ export interface SortedNumericalInputs {
   /** Finite reference and current values, ascending, both non-empty. */
   ref: Float64Array;
   cur: Float64Array;
+  /** Numbers of distinct values of ref ∪ cur and of ref, when already counted. */
+  distinct?: { union: number; ref: number };
   /** The two-sample KS p-value; asked for only when the chosen method is "ks". */
   ksPvalue?: () => number;
   /** Evidently's normed Wasserstein distance; asked for only when the method is "wasserstein". */
@@ -279,7 +281,7 @@ export function evidentlyNumericalSorted(inputs: SortedNumericalInputs): Evident
   if (nRef === 0 || nCur === 0) throw new RangeError('the Evidently block needs non-empty reference and current samples');
   let aligned: AlignedNumbers | undefined;
   const distinct = () => (aligned ??= alignedNumberCounts(ref, cur));
-  const counts = distinctNumbers(ref, cur);
+  const counts = inputs.distinct ?? distinctNumbers(ref, cur);
   let binned: Omit<EvidentlyPsi, 'value'>;
   if (counts.ref > STURGES_ABOVE_DISTINCT) {
     const top = Math.max(ref[nRef - 1], cur[nCur - 1]);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { ExactSum, fsum } from './fsum.js';
+import { ExactSum, fsum, fsumSquaredDeviations } from './fsum.js';
 
 interface FsumCase {
   values: number[];
@@ -85,5 +85,58 @@ describe('fsum by hand', () => {
     // Each value cancels against its negation wherever it lands in the order.
     assert.equal(fsum([...values, ...values.map((v) => -v)]), 0);
     assert.equal(fsum([...values, ...values.map((v) => -v), 1e-30]), 1e-30);
+  });
+});
+
+/** Deterministic uniform [0, 1) numbers (mulberry32). */
+function uniforms(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Lists meant to land near rounding boundaries: few significant bits, huge cancellations, subnormals, mixed scales. */
+function awkwardList(u: () => number): number[] {
+  const n = 1 + Math.floor(u() * 400);
+  const style = Math.floor(u() * 5);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const sign = u() < 0.5 ? -1 : 1;
+    if (style === 0) out.push(sign * 2 ** Math.floor(u() * 120 - 60));
+    else if (style === 1) out.push(sign * Math.floor(u() * 16) * 2 ** Math.floor(u() * 8 - 60) + (u() < 0.1 ? 2 ** 53 : 0));
+    else if (style === 2) out.push(sign * u() * 1e-310);
+    else if (style === 3) out.push(sign * (1e6 + Math.floor(u() * 1000) / 8));
+    else out.push(sign * u() * 10 ** Math.floor(u() * 40 - 20));
+  }
+  if (u() < 0.5) for (const v of out.slice()) out.push(-v * (u() < 0.9 ? 1 : 1 + 2 ** -52));
+  return out;
+}
+
+describe('fsum fast path', () => {
+  it('returns exactly what the error-free algorithm returns, near rounding boundaries too', () => {
+    const u = uniforms(2024);
+    for (let k = 0; k < 3000; k++) {
+      const values = awkwardList(u);
+      const exact = new ExactSum().addAll(values).value();
+      assert.ok(Object.is(fsum(values), exact), `list ${k}: ${fsum(values)} vs ${exact}`);
+      const center = values[0] ?? 0;
+      const squares = new ExactSum();
+      for (const v of values) squares.add((v - center) * (v - center));
+      assert.ok(Object.is(fsumSquaredDeviations(values, center), squares.value()), `squares of list ${k}`);
+    }
+  });
+
+  it('keeps the sign of a zero total and the exact halfway cases', () => {
+    assert.ok(Object.is(fsum([-0, -0]), -0));
+    assert.ok(Object.is(fsum([-0, 0]), 0));
+    assert.equal(fsum([1, 2 ** -53]), 1);
+    assert.equal(fsum([1, 2 ** -53, 2 ** -106]), 1 + 2 ** -52);
+    assert.equal(fsum([-1, -(2 ** -53), -(2 ** -106)]), -(1 + 2 ** -52));
+    assert.equal(fsum([2 ** 1000, 2 ** 1000, -(2 ** 1000)]), 2 ** 1000);
   });
 });

@@ -22,6 +22,7 @@
 // Otherwise (or after that fallback) p = kstwo.sf(D, N) with N = round-half-even(m·n/(m + n)).
 
 import { kstwoSfWithBranch } from './kstwo.js';
+import { ecdfExtremes, type Extremes } from './pooled-walk.js';
 import { scratchFloat64 } from './scratch.js';
 import { sortFloat64 } from './sort.js';
 
@@ -60,90 +61,6 @@ export function roundHalfEven(x: number): number {
   if (r < 0.5) return f;
   if (r > 0.5) return f + 1;
   return f % 2 === 0 ? f : f + 1;
-}
-
-/** Max and min of F_a − F_b over the pooled values, with the first value of each sample attaining them (NaN while none). */
-class Extremes {
-  maxDiff = -Infinity;
-  minDiff = Infinity;
-  maxA = NaN;
-  maxB = NaN;
-  minA = NaN;
-  minB = NaN;
-
-  /** Takes the difference at pooled value t (present in a, in b, or both). */
-  note(diff: number, t: number, inA: boolean, inB: boolean): void {
-    if (diff > this.maxDiff) {
-      this.maxDiff = diff;
-      this.maxA = inA ? t : NaN;
-      this.maxB = inB ? t : NaN;
-    } else if (diff === this.maxDiff) {
-      if (inA && Number.isNaN(this.maxA)) this.maxA = t;
-      if (inB && Number.isNaN(this.maxB)) this.maxB = t;
-    }
-    if (diff < this.minDiff) {
-      this.minDiff = diff;
-      this.minA = inA ? t : NaN;
-      this.minB = inB ? t : NaN;
-    } else if (diff === this.minDiff) {
-      if (inA && Number.isNaN(this.minA)) this.minA = t;
-      if (inB && Number.isNaN(this.minB)) this.minB = t;
-    }
-  }
-
-  get maxLoc(): number {
-    return Number.isNaN(this.maxA) ? this.maxB : this.maxA;
-  }
-
-  get minLoc(): number {
-    return Number.isNaN(this.minA) ? this.minB : this.minA;
-  }
-}
-
-/**
- * Walks the distinct pooled values of two sorted non-empty samples while both have values left,
- * leaving the counts consumed in `at`. A difference that cannot change either extreme (the usual
- * case) is not passed on.
- */
-function walkBoth(a: Float64Array, b: Float64Array, ex: Extremes, at: number[]): void {
-  const na = a.length;
-  const nb = b.length;
-  let i = 0;
-  let j = 0;
-  let x = a[0];
-  let y = b[0];
-  for (;;) {
-    const t = x <= y ? x : y; // the reference's value on a tie, as the sign of a zero location requires
-    const inA = x === t;
-    const inB = y === t;
-    if (inA) do i++; while (i < na && (x = a[i]) === t);
-    if (inB) do j++; while (j < nb && (y = b[j]) === t);
-    const diff = i / na - j / nb;
-    if (diff >= ex.maxDiff || diff <= ex.minDiff) ex.note(diff, t, inA, inB);
-    if (i === na || j === nb) break;
-  }
-  at[0] = i;
-  at[1] = j;
-}
-
-/** Max and min of F_a − F_b over the pooled values of two sorted non-empty samples, with SciPy's locations. */
-function ecdfExtremes(a: Float64Array, b: Float64Array): Extremes {
-  const na = a.length;
-  const nb = b.length;
-  const ex = new Extremes();
-  const at = [0, 0];
-  walkBoth(a, b, ex, at);
-  let [i, j] = at;
-  // One sample is used up: the rest are the other's values.
-  while (i < na || j < nb) {
-    const t = i < na && (j >= nb || a[i] <= b[j]) ? a[i] : b[j];
-    const i0 = i;
-    const j0 = j;
-    while (i < na && a[i] === t) i++;
-    while (j < nb && b[j] === t) j++;
-    ex.note(i / na - j / nb, t, i > i0, j > j0);
-  }
-  return ex;
 }
 
 /**
@@ -233,13 +150,13 @@ export function ks2samp(ref: Float64Array, cur: Float64Array): KsResult {
   return ks2sampSorted(sortFloat64(a), sortFloat64(b));
 }
 
-/** ks2samp of two ascending samples (both non-empty). */
-export function ks2sampSorted(a: Float64Array, b: Float64Array): KsResult {
-  const n1 = a.length;
-  const n2 = b.length;
-  if (n1 === 0 || n2 === 0) throw new RangeError('ks2samp needs two non-empty samples');
-  const ex = ecdfExtremes(a, b);
+/** ks2samp of two ascending non-empty samples; `ex` may bring their ecdfExtremes when already walked. */
+export function ks2sampSorted(a: Float64Array, b: Float64Array, ex?: Extremes): KsResult {
+  if (a.length === 0 || b.length === 0) throw new RangeError('ks2samp needs two non-empty samples');
+  return ksFromExtremes(ex ?? ecdfExtremes(a, b), a.length, b.length);
+}
 
+function ksFromExtremes(ex: Extremes, n1: number, n2: number): KsResult {
   const minSide = Math.min(Math.max(-ex.minDiff, 0), 1);
   const negative = minSide > ex.maxDiff;
   let d = negative ? minSide : ex.maxDiff;

@@ -1,12 +1,13 @@
 import { invalidParam } from '../../errors/index.js';
 import { binnedQ10Sorted, type BinnedQ10 } from './binning.js';
 import { categoricalDrift, type CategoricalDrift } from './categorical.js';
-import { columnCells, notANumber, readNumbers, type CsvTable } from './csv.js';
+import { columnCells, notANumber, readNumbers, type CsvTable, type NumberColumn } from './csv.js';
 import { datasetDrift, evidentlyBlock, evidentlyNumericalSorted, type ColumnKind, type DatasetDrift, type EvidentlyBlock } from './evidently.js';
 import { ks2sampSorted, type KsResult } from './ks.js';
 import { numericalSide, qualityCategorical, type CategoricalQuality, type NumericalQuality, type NumericalSide } from './quality.js';
 import { scratchFloat64 } from './scratch.js';
-import { wassersteinDistanceSorted, wassersteinOf, type Wasserstein } from './wasserstein.js';
+import { pooledWalk } from './pooled-walk.js';
+import { wassersteinOf, type Wasserstein } from './wasserstein.js';
 
 export const COLUMN_KINDS = ['numerical', 'categorical'] as const;
 
@@ -49,16 +50,28 @@ function firstZero(ref: NumericalSide, cur: NumericalSide): number {
 function numericalDrift(ref: NumericalSide, cur: NumericalSide): NumericalDrift {
   const a = ref.sorted;
   const b = cur.sorted;
-  const ks = ks2sampSorted(a, b);
-  const wasserstein = wassersteinOf(wassersteinDistanceSorted(a, b), ref.moments!.std_pop);
-  const evidently = evidentlyNumericalSorted({ ref: a, cur: b, ksPvalue: () => ks.pvalue, wassersteinNormed: () => wasserstein.normed, firstZero: () => firstZero(ref, cur) });
+  const walk = pooledWalk(a, b);
+  const ks = ks2sampSorted(a, b, walk.extremes);
+  const wasserstein = wassersteinOf(walk.wasserstein, ref.moments!.std_pop);
+  const evidently = evidentlyNumericalSorted({
+    ref: a,
+    cur: b,
+    distinct: { union: walk.unionDistinct, ref: walk.refDistinct },
+    ksPvalue: () => ks.pvalue,
+    wassersteinNormed: () => wasserstein.normed,
+    firstZero: () => firstZero(ref, cur),
+  });
   return { n_ref: a.length, n_cur: b.length, ks, binned_q10: binnedQ10Sorted(a, b), wasserstein, evidently };
 }
 
-function numericalColumn(refValues: ArrayLike<number | null>, curValues: ArrayLike<number | null>): Pick<ColumnReport, 'reference' | 'current' | 'drift'> {
-  // The sorted samples live in work buffers: nothing below keeps them past this column.
-  const ref = numericalSide(refValues, scratchFloat64('reference sample', refValues.length));
-  const cur = numericalSide(curValues, scratchFloat64('current sample', curValues.length));
+function numericalColumn(refColumn: NumberColumn, curColumn: NumberColumn): Pick<ColumnReport, 'reference' | 'current' | 'drift'> {
+  // The cells and the sorted samples live in work buffers: nothing below keeps them past this column.
+  const refCells = scratchFloat64('reference cells', refColumn.rows);
+  const curCells = scratchFloat64('current cells', curColumn.rows);
+  refColumn.decodeInto(refCells);
+  curColumn.decodeInto(curCells);
+  const ref = numericalSide(refCells, scratchFloat64('reference sample', refColumn.rows));
+  const cur = numericalSide(curCells, scratchFloat64('current sample', curColumn.rows));
   const skip = skipped(ref.sorted.length, cur.sorted.length);
   return { reference: ref.quality, current: cur.quality, drift: skip ?? numericalDrift(ref, cur) };
 }
@@ -74,28 +87,23 @@ function categoricalColumn(refCells: (string | null)[], curCells: (string | null
 }
 
 /** A declared numerical column: its values, or the refusal naming the first cell that is not a number. */
-function declaredNumbers(table: CsvTable, c: number, what: string): Float64Array {
+function declaredNumbers(table: CsvTable, c: number, what: string): NumberColumn {
   const reading = readNumbers(table, c);
   if (!reading.ok) throw notANumber(table.header[c], reading.row, reading.cell, what);
-  return reading.values;
-}
-
-function anyPresent(values: Float64Array): boolean {
-  for (let i = 0; i < values.length; i++) if (values[i] === values[i]) return true;
-  return false;
+  return reading;
 }
 
 /** Both sides as numbers when together they read as numerical (every present cell a number, no code, one present at least), else null. */
-function inferredNumbers(reference: CsvTable, current: CsvTable, c: number): Float64Array[] | null {
+function inferredNumbers(reference: CsvTable, current: CsvTable, c: number): NumberColumn[] | null {
   const ref = readNumbers(reference, c);
   if (!ref.ok || ref.codes) return null;
   const cur = readNumbers(current, c);
   if (!cur.ok || cur.codes) return null;
-  return anyPresent(ref.values) || anyPresent(cur.values) ? [ref.values, cur.values] : null;
+  return ref.anyPresent() || cur.anyPresent() ? [ref, cur] : null;
 }
 
 /** Per column the two sides as numbers (numerical) or null (categorical). */
-function numbersByColumn(reference: CsvTable, current: CsvTable, types: Record<string, ColumnKind>): (Float64Array[] | null)[] {
+function numbersByColumn(reference: CsvTable, current: CsvTable, types: Record<string, ColumnKind>): (NumberColumn[] | null)[] {
   return reference.header.map((name, c) => {
     const declared = types[name];
     if (declared === 'numerical') return [declaredNumbers(reference, c, 'reference'), declaredNumbers(current, c, 'current')];
@@ -115,12 +123,14 @@ export function driftReport(reference: CsvTable, current: CsvTable, types: Recor
   }
   for (const name of Object.keys(types)) if (!reference.header.includes(name)) throw invalidParam(`--types names column '${name}', which the files do not have (they have ${reference.header.join(', ')}).`);
   const numbers = numbersByColumn(reference, current, types);
+  // The categorical columns' strings, cut from each file in one pass.
   const textual = numbers.flatMap((n, c) => (n ? [] : [c]));
   const refText = columnCells(reference, textual);
   const curText = columnCells(current, textual);
+  const textIndex = new Map(textual.map((c, k) => [c, k]));
   const columns = reference.header.map((name, c): ColumnReport => {
     const pair = numbers[c];
-    const k = textual.indexOf(c);
+    const k = textIndex.get(c)!;
     const parts = pair ? numericalColumn(pair[0], pair[1]) : categoricalColumn(refText[k], curText[k]);
     return { name, type: pair ? 'numerical' : 'categorical', type_source: types[name] ? 'declared' : 'inferred', ...parts };
   });
