@@ -44,6 +44,9 @@ export function sketchBinCounts(sketch: KllSketch, edges: readonly number[]): nu
   return counts;
 }
 
+/** Up to this many edges a value's bin is found by comparing it with every edge. */
+const LINEAR_SCAN_MAX_EDGES = 16;
+
 export interface FixedBinsJson {
   edges: number[];
   counts: number[];
@@ -53,7 +56,7 @@ export interface FixedBinsJson {
 export class FixedBins {
   readonly edges: readonly number[];
   private readonly edgeArray: Float64Array;
-  private readonly tally: Float64Array;
+  private readonly tallies: Float64Array;
 
   constructor(edges: readonly number[]) {
     if (edges.length === 0) throw new RangeError('fixed bins need at least one edge');
@@ -62,39 +65,39 @@ export class FixedBins {
     }
     this.edges = Object.freeze([...edges]);
     this.edgeArray = Float64Array.from(edges);
-    this.tally = new Float64Array(edges.length + 1);
+    this.tallies = new Float64Array(edges.length + 1);
   }
 
   /** Counts per bin (B + 1 of them). */
   get counts(): number[] {
-    return Array.from(this.tally);
+    return Array.from(this.tallies);
   }
 
   get total(): number {
     let t = 0;
-    for (const c of this.tally) t += c;
+    for (const c of this.tallies) t += c;
     return t;
   }
 
   add(v: number): void {
-    this.tally[binBelow(this.edgeArray, v)]++;
+    this.tallies[binBelow(this.edgeArray, v)]++;
   }
 
   /** Counts values[start..end). */
   addMany(values: ArrayLike<number>, start = 0, end: number = values.length): void {
     const edges = this.edgeArray;
-    const tally = this.tally;
+    const tally = this.tallies;
     const b = edges.length;
+    if (b > LINEAR_SCAN_MAX_EDGES) {
+      for (let i = start; i < end; i++) tally[binBelow(edges, values[i])]++;
+      return;
+    }
+    // Few edges: count the edges below each value without branching on the (unpredictable) data.
     for (let i = start; i < end; i++) {
       const v = values[i];
-      let lo = 0;
-      let hi = b;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (edges[mid] < v) lo = mid + 1;
-        else hi = mid;
-      }
-      tally[lo]++;
+      let bin = 0;
+      for (let j = 0; j < b; j++) bin += +(edges[j] < v);
+      tally[bin]++;
     }
   }
 
@@ -106,7 +109,7 @@ export class FixedBins {
   /** Adds the counts of `other`, which must have the same edges. */
   merge(other: FixedBins): this {
     if (!this.hasEdges(other.edges)) throw new RangeError('cannot merge fixed bins with different edges');
-    for (let i = 0; i < this.tally.length; i++) this.tally[i] += other.tally[i];
+    for (let i = 0; i < this.tallies.length; i++) this.tallies[i] += other.tallies[i];
     return this;
   }
 
@@ -125,7 +128,7 @@ export class FixedBins {
     const bins = new FixedBins(json.edges);
     json.counts.forEach((c, i) => {
       if (!Number.isInteger(c) || c < 0) throw new TypeError('invalid fixed bins JSON: counts');
-      bins.tally[i] = c;
+      bins.tallies[i] = c;
     });
     return bins;
   }

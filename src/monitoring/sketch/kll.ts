@@ -25,7 +25,10 @@
 // probes of 1M normal values is 0.6–0.8 % at k = 200. Until the first compaction the sketch is exact
 // and both bounds are 0.
 
-import { sortDoubles } from './radix.js';
+import { sortFloat64 } from '../stats/sort.js';
+import { grown, mergeWeighted, upperBound } from './sorted-arrays.js';
+
+export { upperBound } from './sorted-arrays.js';
 
 export const KLL_DEFAULT_K = 200;
 export const KLL_MIN_K = 8;
@@ -57,27 +60,6 @@ export interface KllJson {
 export interface SortedView {
   readonly values: Float64Array;
   readonly cumulative: Float64Array;
-}
-
-function grown(buf: Float64Array, atLeast: number): Float64Array {
-  let size = Math.max(buf.length, 8);
-  while (size < atLeast) size *= 2;
-  if (size === buf.length) return buf;
-  const out = new Float64Array(size);
-  out.set(buf);
-  return out;
-}
-
-/** Index of the first element of sorted `a[0..len)` greater than x. */
-export function upperBound(a: ArrayLike<number>, len: number, x: number): number {
-  let lo = 0;
-  let hi = len;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 export class KllSketch {
@@ -121,7 +103,7 @@ export class KllSketch {
   get numLevels(): number {
     return this.levels.length;
   }
-  /** V = Σ 4^h over all compactions; 0 while the sketch is exact. */
+  /** V = Σ 4^h over the compactions that drew a fresh coin; 0 while the sketch is exact. */
   get errorVariance(): number {
     return this.variance;
   }
@@ -351,7 +333,7 @@ export class KllSketch {
     }
     const buf = this.levels[h];
     const s = this.sizes[h];
-    if (h === 0) sortDoubles(buf, s);
+    if (h === 0) sortFloat64(buf.subarray(0, s));
     const odd = s & 1;
     const leftover = buf[s - 1];
     const half = (s - odd) >>> 1;
@@ -400,22 +382,4 @@ export class KllSketch {
     z ^= z >>> 16;
     return z >>> 31;
   }
-}
-
-function mergeWeighted(av: Float64Array, aw: Float64Array, bv: Float64Array, bWeight: number): [Float64Array, Float64Array] {
-  const n = av.length + bv.length;
-  const values = new Float64Array(n);
-  const weights = new Float64Array(n);
-  let i = 0;
-  let j = 0;
-  for (let o = 0; o < n; o++) {
-    if (j >= bv.length || (i < av.length && av[i] <= bv[j])) {
-      values[o] = av[i];
-      weights[o] = aw[i++];
-    } else {
-      values[o] = bv[j++];
-      weights[o] = bWeight;
-    }
-  }
-  return [values, weights];
 }
