@@ -30,16 +30,24 @@ ${table(['column', 'rows', 'missing', 'out of range', 'unseen', 'problems'], ((q
 <h2>Model quality</h2>${mq ? (mq.evaluated ? table(['metric', 'value'], Object.entries(mq.metrics ?? {})) + `<p><small>${num(mq.labelled_rows)} labelled rows</small></p>` : `<p>${esc(mq.reason)}</p>`) : '<p><small>not configured</small></p>'}`;
 }
 
+function sketchTable(stats: R): string {
+  return table(['column', 'kind', 'method', 'score', 'PSI (deciles)', 'JS (base 2)', 'KS D', '± bound', 'W normed'], ((stats.columns ?? []) as R[]).map((c) => {
+    const d = c.drift ?? {};
+    if (d.skipped) return [c.name, c.kind, `skipped: ${d.skipped}`, '', '', '', '', '', ''];
+    return [c.name, c.kind, d.decision?.auto_method, d.decision?.auto_score, d.binned_q10?.psi ?? d.psi, d.binned_q10?.js_base2 ?? d.js_base2, d.ks?.statistic ?? '', d.ks?.statistic_error_bound ?? '', d.wasserstein?.normed ?? ''];
+  }));
+}
+
 export function monitorReportHtml(report: R): string {
   const title = `Capstan monitor ${report.monitor}`;
   const stats = report.drift?.statistics as DriftReport | R | null | undefined;
   const head = summary(report);
-  if (stats && Array.isArray((stats as DriftReport).columns) && (stats as DriftReport).dataset) {
+  if (stats && report.mode === 'exact') {
     return driftReportHtml(stats as DriftReport, title).replace(/<body><h1>([^<]*)<\/h1>/, (m) => `${m}${head}<h2>Columns: reference vs current</h2>`);
   }
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>
 body{font:14px system-ui,sans-serif;margin:2rem;color:#1b1f24;background:#fff}@media (prefers-color-scheme:dark){body{color:#e6e6e6;background:#16181c}}
 th{text-align:left;padding-right:1rem;font-weight:500}td{padding-right:1rem}.bad{color:#d33}small{color:#888}
-</style></head><body><h1>${esc(title)}</h1>${head}${stats ? `<h2>Sketch statistics</h2><pre>${esc(JSON.stringify(stats, null, 1).slice(0, 200_000))}</pre>` : ''}</body></html>
+</style></head><body><h1>${esc(title)}</h1>${head}${stats ? `<h2>Sketch statistics</h2><p><small>From constant-memory profiles; KS within ± its error bound.</small></p>${sketchTable(stats as R)}` : ''}</body></html>
 `;
 }

@@ -13,19 +13,11 @@ import { testDatabases } from '../support/databases.js';
 import { assertError, assertOk, call } from '../support/inject.js';
 import { fixtureModel, registerModel } from '../support/models.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
+import { cancerCsv as csv, cancerTraffic } from '../support/monitoring.js';
 
 const MON = '/api/capstan/monitors';
 const ALERTS = '/api/capstan/alerts';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// breast_cancer.csv starts with scikit-learn's own header line; name the columns f0..f29 and label.
-const lines = readFileSync(new URL('../fixtures/datasets/breast_cancer.csv', import.meta.url), 'utf8').trim().split('\n').slice(1);
-const inFileOrder = lines.map((l) => l.split(',').map(Number));
-// The file lists most malignant cases first: traffic is a seeded shuffle, so 200 rows look like the whole.
-let seed = 7;
-const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-const rows = inFileOrder.map((r) => [random(), r] as const).sort((a, b) => a[0] - b[0]).map(([, r]) => r);
-const csv = [[...Array.from({ length: 30 }, (_, i) => `f${i}`), 'label'].join(','), ...lines].join('\n');
 
 interface Received { path: string; body: any; headers: Record<string, string | string[] | undefined> }
 
@@ -49,18 +41,7 @@ for (const { db, skip } of await testDatabases()) {
     let drop: () => Promise<void>;
     let hook: Awaited<ReturnType<typeof receiver>>;
 
-    /** Sends rows in batches of 10 (scaled by `factor`); returns each request's id and its rows' labels. */
-    async function traffic(from: number, count: number, factor = 1): Promise<{ id: string; labels: number[] }[]> {
-      const sent = [];
-      for (let i = from; i < from + count; i += 10) {
-        const batch = rows.slice(i, i + 10);
-        const data = batch.flatMap((r) => r.slice(0, 30).map((v) => v * factor));
-        const id = `req-${db.name}-${factor}-${i}`;
-        assertOk(await call(app, 'POST', '/v2/models/cancer/infer', { id, inputs: [{ name: 'input', datatype: 'FP32', shape: [batch.length, 30], data }] }, { 'x-request-id': id }));
-        sent.push({ id, labels: batch.map((r) => r[30]) });
-      }
-      return sent;
-    }
+    const traffic = (from: number, count: number, factor = 1) => cancerTraffic(app, 'cancer', from, count, factor, db.name);
     const run = async () => assertOk(await call(app, 'POST', `${MON}/run`, { name: 'cancer-watch' })).run;
 
     before(async () => {
