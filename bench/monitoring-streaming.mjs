@@ -31,7 +31,7 @@ if (!existsSync(path.join(DIST, 'index.js'))) {
   process.exit(2);
 }
 const { TableProfile, sketchDrift } = await import(path.join(DIST, 'index.js'));
-const { fillNormals, uniformSource } = await import(path.join(DIST, 'seeded.js'));
+const { fillNormals, uniformSource } = await import(path.join(DIST, '..', 'seeded.js'));
 
 const ROWS = Number(values.rows);
 const COLUMNS = Number(values.columns);

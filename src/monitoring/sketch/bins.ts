@@ -1,6 +1,6 @@
 // Reference-decile edges taken from a KLL sketch, and exact counters over fixed left-open bins
 // (drift-statistics.md §4.3: bins (−∞, e₁], (e₁, e₂], …, (e_B, +∞)).
-import { binBelow } from '../stats/binning.js';
+import { binBelow, quantileEdgesAt } from '../stats/binning.js';
 import type { KllSketch } from './kll.js';
 
 /**
@@ -10,18 +10,8 @@ import type { KllSketch } from './kll.js';
  * Identical to `quantileEdgesRaw` of the sorted values while the sketch is exact.
  */
 export function sketchQuantileEdgesRaw(sketch: KllSketch, d: number): number[] {
-  const n = sketch.n;
-  if (n === 0) throw new RangeError('quantiles of an empty sketch');
-  if (!Number.isInteger(d) || d < 2) throw new RangeError(`quantile divisions must be an integer ≥ 2, got ${d}`);
-  const edges: number[] = [];
-  for (let k = 1; k < d; k++) {
-    const position = (n - 1) * k;
-    const lo = Math.floor(position / d);
-    const r = position - lo * d;
-    const x = sketch.valueAtPosition(lo);
-    edges.push(r === 0 ? x : x + (r / d) * (sketch.valueAtPosition(lo + 1) - x));
-  }
-  return edges;
+  if (sketch.n === 0) throw new RangeError('quantiles of an empty sketch');
+  return quantileEdgesAt(sketch.n, (j) => sketch.valueAtPosition(j), d);
 }
 
 /** The distinct reference deciles e₁ < … < e_B (1 ≤ B ≤ 9) of `binned_q10`, from a non-empty sketch. */

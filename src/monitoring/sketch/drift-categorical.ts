@@ -1,7 +1,7 @@
 // Drift of a categorical column from two profiles (drift-statistics.md §4.5, §4.6). Values that a
 // profile did not track (its overflow) form one extra category, OTHER_CATEGORY, on each side.
 import { hellinger, jsDistance, proportions, psi } from '../stats/binning.js';
-import { chi2Contingency, chi2Gof, type Chi2Contingency, type Chi2Gof } from '../stats/categorical.js';
+import { chi2Contingency, chi2Gof, type CategoricalDrift } from '../stats/categorical.js';
 import { autoMethod, DISTANCE_THRESHOLD, P_VALUE_THRESHOLD, zTestPvalue } from '../stats/evidently.js';
 import { compareCodePoints } from '../stats/quality.js';
 import type { CategoricalProfile } from './categorical-profile.js';
@@ -10,25 +10,17 @@ import type { SketchDecision } from './drift-numerical.js';
 /** Name of the bucket of untracked values (a real category of this name is folded into it). */
 export const OTHER_CATEGORY = '__other__';
 
-export interface SketchCategoricalDrift {
+/** The exact report's categorical fields (counts always listed), plus each side's untracked cells and the decision. */
+export interface SketchCategoricalDrift extends Omit<CategoricalDrift, 'ref_counts' | 'cur_counts'> {
   kind: 'categorical';
   n_ref: number;
   n_cur: number;
-  /** Code-point-sorted categories with a non-zero count on either side (OTHER_CATEGORY among them when used). */
-  categories: string[];
+  /** Categories with a non-zero count on either side (OTHER_CATEGORY among them when used). */
   ref_counts: number[];
   cur_counts: number[];
   /** Untracked cells of each side, counted in OTHER_CATEGORY. */
   ref_overflow: number;
   cur_overflow: number;
-  new_in_current: string[];
-  missing_in_current: string[];
-  psi: number;
-  js_base2: number;
-  hellinger: number;
-  l_infinity: number;
-  chi2_gof: Chi2Gof;
-  chi2_contingency: Chi2Contingency;
   decision: SketchDecision;
 }
 

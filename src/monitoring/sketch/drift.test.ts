@@ -12,7 +12,7 @@ import type { NumericalQuality } from '../stats/quality.js';
 import { wasserstein, type Wasserstein } from '../stats/wasserstein.js';
 import { OTHER_CATEGORY, sketchDrift, type SketchCategoricalDrift, type SketchNumericalDrift, type SketchSkipped } from './drift.js';
 import { TableProfile, type ColumnValues, type NumericalFacts, type NumericProfile } from './profile.js';
-import { seededNormals, uniformSource } from './seeded.js';
+import { seededNormals, uniformSource } from '../seeded.js';
 
 interface NumericalCase {
   name: string;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KllSketch, upperBound } from './kll.js';
-import { seededNormals, uniformSource } from './seeded.js';
+import { seededNormals, uniformSource } from '../seeded.js';
 
 /** Exact count of values ≤ x in an ascending array. */
 const exactRank = (sorted: Float64Array, x: number): number => upperBound(sorted, sorted.length, x);

@@ -8,6 +8,7 @@
 import { parseNumberCell } from '../stats/csv.js';
 import { FixedBins, sketchQuantileEdgesRaw, type FixedBinsJson } from './bins.js';
 import { KllSketch, KLL_DEFAULT_K, KLL_DEFAULT_SEED, type KllJson } from './kll.js';
+import type { NumericalQuality } from '../stats/quality.js';
 
 export interface NumericProfileOptions {
   /** KLL parameter (default 200). */
@@ -40,22 +41,11 @@ export interface NumericProfileJson {
 }
 
 /** Data-quality facts derivable from a numerical profile (quantiles from the sketch). */
-export interface NumericalFacts {
-  n_rows: number;
-  missing_count: number;
+/** The exact quality facts a profile can give (quantiles from the sketch), plus the NaN count. */
+export interface NumericalFacts extends Pick<NumericalQuality, 'n_rows' | 'missing_count' | 'inf_count' | 'finite_count' | 'min' | 'max' | 'mean' | 'std_pop' | 'std' | 'p25' | 'p50' | 'p75'> {
   nan_count: number;
   /** (missing + NaN) / n_rows, NaN counting as missing as in the exact quality facts; null without rows. */
   missing_share: number | null;
-  inf_count: number;
-  finite_count: number;
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  std_pop: number | null;
-  std: number | null;
-  p25: number | null;
-  p50: number | null;
-  p75: number | null;
 }
 
 let scratch = new Float64Array(4096);

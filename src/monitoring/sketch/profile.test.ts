@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { moments, qualityNumerical } from '../stats/quality.js';
 import { sketchDecileEdges } from './bins.js';
 import { CategoricalProfile, NumericProfile, PROFILE_FORMAT_VERSION, TableProfile } from './profile.js';
-import { seededNormals, uniformSource } from './seeded.js';
+import { seededNormals, uniformSource } from '../seeded.js';
 
 const close = (got: number, exp: number, rel: number, what: string): void =>
   assert.ok(Math.abs(got - exp) <= rel * Math.abs(exp), `${what}: got ${got}, expected ${exp}`);

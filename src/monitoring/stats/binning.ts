@@ -11,7 +11,11 @@ export const PSI_EMPTY_BIN = 1e-4;
  * edge = x_lo when r = 0, else x_lo + (r / d)·(x_{lo+1} − x_lo). Duplicates are kept.
  */
 export function quantileEdgesRaw(sorted: ArrayLike<number>, d: number): number[] {
-  const n = sorted.length;
+  return quantileEdgesAt(sorted.length, (j) => sorted[j], d);
+}
+
+/** The same rule over n values read by position (a sketch's weighted items, or a sorted array). */
+export function quantileEdgesAt(n: number, at: (j: number) => number, d: number): number[] {
   if (n === 0) throw new RangeError('quantiles of an empty sample');
   if (!Number.isInteger(d) || d < 2) throw new RangeError(`quantile divisions must be an integer ≥ 2, got ${d}`);
   const edges: number[] = [];
@@ -19,8 +23,8 @@ export function quantileEdgesRaw(sorted: ArrayLike<number>, d: number): number[]
     const position = (n - 1) * k;
     const lo = Math.floor(position / d);
     const r = position - lo * d;
-    const x = sorted[lo];
-    edges.push(r === 0 ? x : x + (r / d) * (sorted[lo + 1] - x));
+    const x = at(lo);
+    edges.push(r === 0 ? x : x + (r / d) * (at(lo + 1) - x));
   }
   return edges;
 }

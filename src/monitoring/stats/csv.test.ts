@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../../errors/index.js';
 import { columnCells, inferKind, numericColumn, parseCsv, parseNumberCell, readNumbers } from './csv.js';
+import { uniformSource as uniforms } from '../seeded.js';
 
 const refused = (fn: () => unknown, message: RegExp) =>
   assert.throws(fn, (err: unknown) => err instanceof AppError && err.code === 'INVALID_PARAMETER_VALUE' && message.test(err.message));
@@ -57,17 +58,6 @@ describe('numbers', () => {
 });
 
 describe('parseCsv number columns', () => {
-  /** Deterministic uniform [0, 1) numbers (mulberry32). */
-  function uniforms(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
 
   function numbersOf(text: string, c = 0): Float64Array {
     const table = parseCsv(text);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ExactSum, fsum, fsumSquaredDeviations } from './fsum.js';
+import { uniformSource as uniforms } from '../seeded.js';
 
 interface FsumCase {
   values: number[];
@@ -88,17 +89,6 @@ describe('fsum by hand', () => {
   });
 });
 
-/** Deterministic uniform [0, 1) numbers (mulberry32). */
-function uniforms(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Lists meant to land near rounding boundaries: few significant bits, huge cancellations, subnormals, mixed scales. */
 function awkwardList(u: () => number): number[] {

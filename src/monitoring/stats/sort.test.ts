@@ -3,18 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { sortedCopy, sortFloat64 } from './sort.js';
+import { uniformSource as uniforms } from '../seeded.js';
 
-/** Deterministic uniform [0, 1) numbers (mulberry32). */
-function uniforms(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SPECIALS = [0, -0, Infinity, -Infinity, NaN, 5e-324, -5e-324, 2.2250738585072014e-308, -2.2250738585072014e-308, 1e-310, -1e-310, Number.MAX_VALUE, -Number.MAX_VALUE, 1, -1];
 
