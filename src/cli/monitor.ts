@@ -10,6 +10,7 @@ const USAGE = `capstan monitor <verb> [--url URL] [--json]
   runs NAME [--max N]
   report NAME [--run ID] [--html FILE]  (the latest run's report; --html writes the page)
   profile MODEL VERSION --csv FILE [--label-column COL] [--types a=numerical,b=categorical] [--predict]
+  profile MODEL VERSION --dataset NAME --dataset-version N [--dataset-path FILE] [--label-column COL] [--predict]
   profile MODEL VERSION --deployment NAME [--window 24h]
   feedback DEPLOYMENT --file labels.json  ([{"request_id": "...", "label": 1}, ...])
   alerts [--status firing|resolved] | alert ID
@@ -21,7 +22,7 @@ const OPTIONS = {
   ...REMOTE_OPTIONS, file: { type: 'string', short: 'f' }, max: { type: 'string' }, run: { type: 'string' }, html: { type: 'string' },
   csv: { type: 'string' }, 'label-column': { type: 'string' }, types: { type: 'string' }, deployment: { type: 'string' }, window: { type: 'string' },
   status: { type: 'string' }, duration: { type: 'string' }, comment: { type: 'string' }, kind: { type: 'string' }, 'min-severity': { type: 'string' },
-  secret: { type: 'string' }, days: { type: 'string' }, predict: { type: 'boolean' },
+  secret: { type: 'string' }, days: { type: 'string' }, predict: { type: 'boolean' }, dataset: { type: 'string' }, 'dataset-version': { type: 'string' }, 'dataset-path': { type: 'string' },
 } as const;
 
 type Values = Record<string, any>;
@@ -94,6 +95,7 @@ const VERBS: Record<string, (client: CapstanClient, rest: string[], v: Values) =
     if (rest.length !== 2 || !/^\d+$/.test(rest[1])) fail(`expected MODEL VERSION\nusage: ${USAGE}`);
     const p = await client.createProfile({
       model: rest[0], version: Number(rest[1]), csv: v.csv ? await text(v.csv, '--csv') : undefined,
+      dataset: v.dataset, dataset_version: v['dataset-version'] ? Number(v['dataset-version']) : undefined, dataset_path: v['dataset-path'],
       label_column: v['label-column'], types: v.types, predict: v.predict === true ? true : undefined, deployment: v.deployment, window: v.window,
     });
     process.stdout.write(v.json ? `${JSON.stringify(p, null, 2)}\n` : `profiled ${p.model} v${p.version}: ${p.rows} rows, ${p.columns.length} columns${p.exact ? ' (kept for exact statistics)' : ' (sketches only)'}\n`);

@@ -78,7 +78,7 @@ export abstract class MonitoringClient extends ServingClient {
     return this.call('GET', `${MONITORS}/report`, undefined, { name, run_id: opts.runId?.toString(), format: opts.format });
   }
 
-  async createProfile(req: { model: string; version: number; csv?: string; label_column?: string; types?: string; predict?: boolean; deployment?: string; window?: string }): Promise<Record<string, any>> {
+  async createProfile(req: { model: string; version: number; csv?: string; dataset?: string; dataset_version?: number; dataset_path?: string; label_column?: string; types?: string; predict?: boolean; deployment?: string; window?: string }): Promise<Record<string, any>> {
     return (await this.call<{ profile: Record<string, any> }>('POST', `${MONITORS}/profiles/create`, req)).profile;
   }
 

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { checkArtifactPath, DATASET_UPLOADS_PREFIX } from '../artifacts/index.js';
-import { invalidParam, notFound } from '../errors/index.js';
+import { AppError, invalidParam, notFound } from '../errors/index.js';
 import { fileKey, listFiles, manifestDigest, parseRunsUri, runArtifactKey, sortManifest, storageKeyOf, type ManifestFile } from '../registry/index.js';
 import type { BlobStore, S3Options } from '../store/blob/index.js';
 import type { Db } from '../store/sql/index.js';
@@ -104,6 +104,25 @@ export class DatasetService {
       files.push({ path: f.path, size: f.size, sha256: opened.sha256() });
     }
     return files;
+  }
+
+  /**
+   * The text of one CSV file of a version in Capstan's store (the only one, or `path`), checked
+   * against the sha256 its manifest recorded: what a model's reference profile is built from.
+   */
+  async readCsv(projectId: number, name: string, version: number, path?: string, maxBytes = 512 * 1024 * 1024): Promise<string> {
+    const v = await this.get(projectId, name, version);
+    if (v.source.startsWith('s3://')) throw invalidParam(`Dataset ${name} version ${version} lives in ${v.source}; build the profile from a copy in Capstan's store, or send the CSV.`);
+    const csvs = v.files.filter((f) => /\.csv$/i.test(f.path));
+    const file = path ? v.files.find((f) => f.path === path) : csvs.length === 1 ? csvs[0] : undefined;
+    if (!file) throw invalidParam(path ? `Dataset ${name} version ${version} has no file '${path}'.` : `Dataset ${name} version ${version} has ${csvs.length} CSV files; name one with dataset_path (${csvs.map((f) => f.path).slice(0, 5).join(', ')}).`);
+    if (file.size > maxBytes) throw invalidParam(`${file.path} is ${file.size} bytes; reference profiles read at most ${maxBytes}.`);
+    const body = await this.blobs.get(fileKey(v.storageRoot, v.files, file.path));
+    const chunks: Buffer[] = [];
+    for await (const c of body.body) chunks.push(Buffer.from(c as Uint8Array));
+    const bytes = Buffer.concat(chunks);
+    if (createHash('sha256').update(bytes).digest('hex') !== file.sha256) throw new AppError('ARTIFACT_INTEGRITY_ERR', `${file.path} of dataset ${name} version ${version} no longer matches its manifest.`);
+    return bytes.toString('utf8');
   }
 
   /** Registers the files at the source; the same content under the same name is the same version. */

@@ -78,7 +78,8 @@ export function monitoringRoutes(svc: MonitoringService, flush: () => Promise<vo
       method: 'POST', path: `${BASE}/profiles/create`, tag: 'monitoring', summary: "Build and store a model version's reference profile from its training data (CSV) or a window of traffic",
       fields: {
         model: { type: 'string', required: true }, version: { type: 'int', required: true },
-        csv: { type: 'string', doc: 'The training data as CSV text (header first).' }, label_column: { type: 'string', doc: 'The CSV column holding the target; left out of the features.' },
+        csv: { type: 'string', doc: 'The training data as CSV text (header first).' },
+        dataset: { type: 'string', doc: 'Or a registered dataset holding the training data…' }, dataset_version: { type: 'int', doc: '…its version…' }, dataset_path: { type: 'string', doc: '…and the CSV file, when the version has several.' }, label_column: { type: 'string', doc: 'The CSV column holding the target; left out of the features.' },
         types: { type: 'string', doc: 'Column kinds, e.g. age=numerical,city=categorical; others are inferred.' },
         predict: { type: 'bool', doc: 'With csv: run the rows through the served version too, so prediction drift has a reference.' },
         deployment: { type: 'string', doc: 'Build from this deployment’s logged traffic instead of a CSV.' }, window: { type: 'string', doc: 'How much traffic, e.g. 1h (default) or 7d.' },

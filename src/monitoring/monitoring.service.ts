@@ -18,6 +18,8 @@ export interface MonitoringOptions {
   exactMaxRows: number;
   publicUrl: string;
   servedVersion: (projectId: number, deployment: string) => { model: string; version: number } | null;
+  /** The CSV text of a registered dataset version (its only CSV file, or `path`). */
+  readDataset?: (projectId: number, name: string, version: number, path?: string) => Promise<string>;
   /** Runs rows through a served version, outside the prediction log (reference predictions). */
   predictRows?: (projectId: number, model: string, version: number, rows: (number | null)[][]) => Promise<{ inputs: unknown; outputs: unknown }>;
   projectName: (projectId: number) => Promise<string>;
@@ -29,6 +31,10 @@ export interface ProfileRequest {
   version: number;
   /** Training data as CSV text. */
   csv?: string;
+  /** Or a registered dataset version holding it (one CSV file, or `dataset_path`). */
+  dataset?: string;
+  dataset_version?: number;
+  dataset_path?: string;
   label_column?: string;
   types?: string;
   /** With csv: also run the rows through the served version, so the profile has prediction columns. */
@@ -127,7 +133,13 @@ export class MonitoringService {
   /** Builds and stores the reference profile of a model version. */
   async createProfile(projectId: number, req: ProfileRequest, actor: string) {
     if (!req.model || !Number.isInteger(req.version) || req.version < 1) throw invalidParam('model and version (a positive integer) are required.');
-    if ((req.csv === undefined) === (req.deployment === undefined)) throw invalidParam("Send exactly one of 'csv' (the training data) or 'deployment' (with 'window': build it from traffic).");
+    const sources = [req.csv, req.dataset, req.deployment].filter((v) => v !== undefined).length;
+    if (sources !== 1) throw invalidParam("Send exactly one of 'csv' (the training data), 'dataset' with 'dataset_version' (a registered version holding it) or 'deployment' (with 'window': build it from traffic).");
+    if (req.dataset !== undefined) {
+      if (!Number.isInteger(req.dataset_version) || req.dataset_version! < 1) throw invalidParam("'dataset' needs 'dataset_version' (a positive integer).");
+      if (!this.opts.readDataset) throw invalidParam('Datasets are not available on this server.');
+      req = { ...req, csv: await this.opts.readDataset(projectId, req.dataset, req.dataset_version!, req.dataset_path) };
+    }
     const types: Record<string, ColumnKind> = parseTypes(req.types);
     let sample: ReferenceSample;
     let source: Record<string, unknown>;
@@ -136,7 +148,7 @@ export class MonitoringService {
       const columns = columnsFromCsv(table, req.label_column ?? '', types);
       if (req.predict) columns.push(...(await this.referencePredictions(projectId, req.model, req.version, columns, table.rows)));
       sample = { rows: table.rows, columns };
-      source = { kind: 'csv', label_column: req.label_column ?? null, predictions: req.predict === true };
+      source = { kind: req.dataset ? 'dataset' : 'csv', ...(req.dataset ? { dataset: req.dataset, dataset_version: req.dataset_version } : {}), label_column: req.label_column ?? null, predictions: req.predict === true };
     } else {
       const seconds = req.window ? durationSeconds(req.window, 'window') : 3600;
       const to = this.now();

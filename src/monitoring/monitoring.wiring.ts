@@ -25,6 +25,7 @@ export interface MonitoringDeps {
   /** The version a deployment serves most traffic with (the default reference of its monitors). */
   servedVersion: (projectId: number, deployment: string) => { model: string; version: number } | null;
   predictRows: NonNullable<MonitoringOptions['predictRows']>;
+  readDataset: NonNullable<MonitoringOptions['readDataset']>;
   deployments: (projectId: number) => Promise<DeploymentInfo[]>;
   /** Writes what serving has buffered (prediction log, usage counts) so a run sees it. */
   flush: () => Promise<void>;
@@ -46,7 +47,7 @@ export function createMonitoring(deps: MonitoringDeps): Monitoring {
   const usage = new UsageSql(db);
   const alertsSql = new AlertsSql(db);
   const alerts = new AlertManager(alertsSql, deps.secrets, logger);
-  const service = new MonitoringService(sql, usage, alerts, { exactMaxRows: config['monitoring.exact_max_rows'], publicUrl, servedVersion: deps.servedVersion, predictRows: deps.predictRows, projectName: deps.projectName });
+  const service = new MonitoringService(sql, usage, alerts, { exactMaxRows: config['monitoring.exact_max_rows'], publicUrl, servedVersion: deps.servedVersion, predictRows: deps.predictRows, readDataset: deps.readDataset, projectName: deps.projectName });
   const cost = new CostService(usage, alertsSql, alerts, {
     card: { currency: config['cost.currency'], cpuHour: config['cost.cpu_hour'], gpuHour: config['cost.gpu_hour'], gpu: deps.usesGpu },
     idleDays: config['cost.idle_days'], deployments: deps.deployments, projectName: deps.projectName, publicUrl,

@@ -98,6 +98,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     secrets: (projectId, names) => access.secrets.resolveForRuntime(projectId, names),
     servedVersion: (projectId, deployment) => serving.servedVersion(projectId, deployment),
     predictRows: (projectId, model, version, rows) => serving.predictRows(projectId, model, version, rows),
+    readDataset: (projectId, name, version, path) => datasets.readCsv(projectId, name, version, path),
     deployments: async (projectId) => (await serving.deployments.list(projectId)).map((d) => ({ name: d.name, createdTime: d.createdTime, tags: parseDeploymentSpec(d.spec).tags })),
     flush: () => serving.flush(),
     usesGpu: config['serving.execution_providers'].split(',').some((p) => p.trim() === 'cuda'),

@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { assertOk, call } from '../support/inject.js';
+import { assertError, assertOk, call } from '../support/inject.js';
 import { fixtureModel, registerModel } from '../support/models.js';
 import { cancerCsv, cancerTraffic } from '../support/monitoring.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
@@ -21,7 +21,14 @@ describe('monitors in sketch mode', () => {
     app = tp.app;
     await registerModel(app, 'm', fixtureModel('tabular_mlp').bytes);
     assertOk(await call(app, 'POST', '/api/capstan/deployments/apply', { spec: { name: 'd', model: 'm', targets: { stable: { version: 1 } }, prediction_log: { sample_rate: 1 } } }));
-    const p = assertOk(await call(app, 'POST', `${MON}/profiles/create`, { model: 'm', version: 1, csv: cancerCsv, label_column: 'label', predict: true })).profile;
+    // The training data as a registered dataset version: the profile reads its one CSV file.
+    const { upload_id } = assertOk(await call(app, 'POST', '/api/capstan/datasets/uploads', {}));
+    assertOk(await call(app, 'PUT', `/api/capstan/datasets/uploads/${upload_id}/files/train.csv`, Buffer.from(cancerCsv)));
+    assertOk(await call(app, 'POST', '/api/capstan/datasets/register', { name: 'cancer-train', source: `upload:${upload_id}` }));
+    assertError(await call(app, 'POST', `${MON}/profiles/create`, { model: 'm', version: 1, dataset: 'cancer-train' }), 'INVALID_PARAMETER_VALUE', /dataset_version/);
+    const p = assertOk(await call(app, 'POST', `${MON}/profiles/create`, { model: 'm', version: 1, dataset: 'cancer-train', dataset_version: 1, label_column: 'label', predict: true })).profile;
+    assert.deepEqual(p.source, { kind: 'dataset', dataset: 'cancer-train', dataset_version: 1, label_column: 'label', predictions: true });
+    assert.equal(p.rows, 569);
     assert.equal(p.exact, false, '569 rows are more than exact_max_rows: only the sketches are kept');
     assertOk(await call(app, 'POST', `${MON}/apply`, { spec: { name: 'sketchy', deployment: 'd', schedule_seconds: 3600, window: { duration: '1h', max_rows: 200, min_rows: 50 } } }));
   });
