@@ -9,6 +9,7 @@ const USAGE = `capstan monitor <verb> [--url URL] [--json]
   run NAME                              (run now over its window; prints the findings)
   runs NAME [--max N]
   report NAME [--run ID] [--html FILE]  (the latest run's report; --html writes the page)
+  report DEPLOYMENT --window 24h [--html FILE]  (a report over recent traffic, without a monitor)
   profile MODEL VERSION --csv FILE [--label-column COL] [--types a=numerical,b=categorical] [--predict]
   profile MODEL VERSION --dataset NAME --dataset-version N [--dataset-path FILE] [--label-column COL] [--predict]
   profile MODEL VERSION --deployment NAME [--window 24h]
@@ -80,15 +81,16 @@ const VERBS: Record<string, (client: CapstanClient, rest: string[], v: Values) =
   report: async (client, rest, v) => {
     const name = one(rest);
     const runId = v.run ? Number(v.run) : undefined;
+    // With --window NAME is a deployment: a one-off report over its recent traffic.
+    const fetchReport = (format: 'json' | 'html') => (v.window ? client.deploymentReport(name, v.window, format) : client.monitorReport(name, { runId, format }));
     if (v.html) {
-      const page = await client.monitorReport(name, { runId, format: 'html' });
-      await writeFile(v.html, page.text ?? '');
+      await writeFile(v.html, (await fetchReport('html')).text ?? '');
       return void process.stdout.write(`wrote ${v.html}\n`);
     }
-    const r = await client.monitorReport(name, { runId });
+    const r = (await fetchReport('json')) as { run_id?: number; report?: Record<string, any> };
     if (v.json) return void process.stdout.write(`${JSON.stringify(r.report, null, 2)}\n`);
     const rep = r.report ?? {};
-    process.stdout.write(`run ${r.run_id}: ${rep.status}, ${rep.window?.rows} rows (${rep.mode}), ${iso(rep.window?.start)} – ${iso(rep.window?.end)}\n`);
+    process.stdout.write(`${r.run_id ? `run ${r.run_id}` : name}: ${rep.status}, ${rep.window?.rows} rows (${rep.mode}), ${iso(rep.window?.start)} – ${iso(rep.window?.end)}\n`);
     findings(rep.findings ?? [], false);
   },
   profile: async (client, rest, v) => {

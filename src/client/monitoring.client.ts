@@ -78,6 +78,11 @@ export abstract class MonitoringClient extends ServingClient {
     return this.call('GET', `${MONITORS}/report`, undefined, { name, run_id: opts.runId?.toString(), format: opts.format });
   }
 
+  /** A report over a deployment's last `window` without a monitor: JSON, or the HTML page's text. */
+  async deploymentReport(deployment: string, window: string, format: 'json' | 'html' = 'json'): Promise<{ report?: Record<string, any>; text?: string }> {
+    return this.call('GET', `${MONITORS}/deployment-report`, undefined, { deployment, window, format });
+  }
+
   async createProfile(req: { model: string; version: number; csv?: string; dataset?: string; dataset_version?: number; dataset_path?: string; label_column?: string; types?: string; predict?: boolean; deployment?: string; window?: string }): Promise<Record<string, any>> {
     return (await this.call<{ profile: Record<string, any> }>('POST', `${MONITORS}/profiles/create`, req)).profile;
   }

@@ -66,6 +66,17 @@ export function monitoringRoutes(svc: MonitoringService, flush: () => Promise<vo
       },
     }),
     defineRoute({
+      method: 'GET', path: `${BASE}/deployment-report`, tag: 'monitoring', summary: "A drift and quality report over a deployment's recent traffic, without a monitor (nothing stored, no alerts)",
+      fields: { deployment: { type: 'string', required: true }, window: { type: 'string', doc: 'How far back, e.g. 24h (default) or 7d.' }, format: { type: 'string', enum: ['json', 'html'], doc: 'json (default) or html.' } },
+      access: { action: 'read', resource: (i: Input, ctx) => ({ kind: 'deployment', id: typeof i.deployment === 'string' ? i.deployment : undefined, projectId: ctx.project.projectId }) },
+      handler: async (i, ctx) => {
+        await flush();
+        const report = await svc.deploymentReport(pid(ctx), i.deployment, i.window ?? '24h');
+        if (i.format === 'html') return ctx.reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").send(monitorReportHtml(report as Record<string, any>));
+        return { report };
+      },
+    }),
+    defineRoute({
       method: 'GET', path: `${BASE}/window-data`, tag: 'monitoring', summary: "A window's logged rows (features, predictions, labels) as CSV: what a retraining run reads",
       fields: { ...NAME, start: { type: 'int', required: true, doc: 'Window start, epoch ms.' }, end: { type: 'int', required: true, doc: 'Window end (exclusive), epoch ms.' } }, access: onMonitor('read'),
       handler: async (i, ctx) => {

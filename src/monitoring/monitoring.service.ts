@@ -95,6 +95,16 @@ export class MonitoringService {
     return outcome;
   }
 
+  /**
+   * A report over a deployment's last `window` with the default checks (feature and prediction
+   * drift, data quality) and no monitor behind it: nothing is stored and no alert is raised.
+   */
+  async deploymentReport(projectId: number, deployment: string, window: string): Promise<Record<string, unknown>> {
+    const spec = parseMonitorSpec({ name: 'report', deployment, window: { duration: window, min_rows: 1 } });
+    const outcome = await runMonitor({ projectId, spec, now: this.now(), servedVersion: this.opts.servedVersion, sql: this.sql, usage: this.usage, exactMaxRows: this.opts.exactMaxRows });
+    return outcome.report;
+  }
+
   private base(project: string): string {
     return `${this.opts.publicUrl.replace(/\/$/, '')}/projects/${encodeURIComponent(project)}/api/capstan/monitors`;
   }

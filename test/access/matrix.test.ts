@@ -144,6 +144,7 @@ const OVERRIDES: Record<string, () => Record<string, unknown>> = {
   'POST /api/capstan/auth/login': () => ({ username: USER_NAME, password: USER_PASSWORD }),
   'POST /api/capstan/deployments/set-traffic': () => ({ name: unique(), traffic: { stable: 100 } }),
   'GET /api/capstan/monitors/report': () => ({ name: unique() }),
+  'GET /api/capstan/monitors/deployment-report': () => ({ deployment: unique(), window: '1h' }),
   'GET /api/capstan/monitors/window-data': () => ({ name: unique(), start: 0, end: 1 }),
   'POST /api/capstan/monitors/profiles/create': () => ({ model: unique(), version: 1, csv: 'a,b\n1,x\n' }),
   'GET /api/capstan/monitors/profiles/get': () => ({ model: unique(), version: 1 }),

@@ -50,6 +50,11 @@ describe('capstan monitor', () => {
     const html = join(home, 'watch.html');
     assert.equal(await ok('monitor', 'report', 'watch', '--html', html), `wrote ${html}\n`);
     assert.match(readFileSync(html, 'utf8'), /^<!doctype html>[\s\S]*<svg/);
+    // The issue's form: a deployment and a window, no monitor needed.
+    const adhoc = JSON.parse(await ok('monitor', 'report', 'cancer', '--window', '24h', '--json'));
+    assert.equal(adhoc.window.rows, 100);
+    assert.equal(adhoc.reference.version, 1);
+    assert.match(await ok('monitor', 'report', 'cancer', '--window', '24h'), /^cancer: ok, 100 rows \(exact\)/);
     const runs = JSON.parse(await ok('monitor', 'runs', 'watch', '--json'));
     assert.ok(runs.length >= 1);
     const cost = JSON.parse(await ok('monitor', 'cost', '--json'));
