@@ -41,8 +41,10 @@ export interface MonitorOutcome {
 async function readWindow(ctx: RunContext, from: number, to: number, features: string[], kinds: Map<string, 'numerical' | 'categorical'>, visit: (t: WindowTable) => void | Promise<void>): Promise<number> {
   let before = Number.MAX_SAFE_INTEGER;
   let rows = 0;
+  const first = await ctx.sql.firstLogFrom(ctx.projectId, ctx.spec.deployment, from);
+  if (first === null) return 0;
   for (;;) {
-    const page = await ctx.sql.logPage(ctx.projectId, ctx.spec.deployment, from, to, before, PAGE);
+    const page = await ctx.sql.logPage(ctx.projectId, ctx.spec.deployment, from, to, before, PAGE, first);
     if (page.length === 0) break;
     const builder = new WindowBuilder(features, kinds);
     for (const r of page) builder.add(r.requestId, JSON.parse(r.inputs), JSON.parse(r.outputs));

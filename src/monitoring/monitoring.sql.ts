@@ -143,12 +143,22 @@ export class MonitoringSql {
     return out;
   }
 
-  /** Requests a deployment answered (shadows excluded) in [from, to), newest first, a page at a time below `beforeLogId`. */
-  async logPage(projectId: number, deployment: string, from: number, to: number, beforeLogId: number, limit: number): Promise<LogRow[]> {
+  /** The first log id at or after `from` (the window's oldest possible row), or null when none. */
+  async firstLogFrom(projectId: number, deployment: string, from: number): Promise<number | null> {
+    const r = await this.db.get<R>('SELECT MIN(log_id) AS id FROM prediction_logs WHERE project_id = ? AND deployment = ? AND time >= ?', [projectId, deployment, from]);
+    return r?.id === null || r?.id === undefined ? null : Number(r.id);
+  }
+
+  /**
+   * Requests a deployment answered (shadows excluded) in [from, to), newest first, a page at a time
+   * with log ids in [`firstLogId`, `beforeLogId`): a backward range scan of one index, however
+   * large the log.
+   */
+  async logPage(projectId: number, deployment: string, from: number, to: number, beforeLogId: number, limit: number, firstLogId = 0): Promise<LogRow[]> {
     const rows = await this.db.all<R>(
       `SELECT log_id, request_id, time, version, inputs, outputs FROM prediction_logs
-       WHERE project_id = ? AND deployment = ? AND time >= ? AND time < ? AND log_id < ? AND role LIKE 'target:%' ORDER BY log_id DESC LIMIT ?`,
-      [projectId, deployment, from, to, beforeLogId, limit]);
+       WHERE project_id = ? AND deployment = ? AND log_id < ? AND log_id >= ? AND time >= ? AND time < ? AND role LIKE 'target:%' ORDER BY log_id DESC LIMIT ?`,
+      [projectId, deployment, beforeLogId, firstLogId, from, to, limit]);
     return rows.map((r) => ({ logId: Number(r.log_id), requestId: String(r.request_id), time: Number(r.time), version: String(r.version), inputs: String(r.inputs), outputs: String(r.outputs) }));
   }
 }

@@ -14,6 +14,8 @@ export interface SketchState {
 
 function values(c: Column | undefined, kind: 'numerical' | 'categorical', rows: number): ColumnValues {
   if (!c) return new Array(rows).fill(null);
+  // The window builds columns with the reference's kinds: numbers (or null) for numerical ones.
+  if (c.kind === kind && kind === 'numerical') return c.values as (number | null)[];
   if (kind === 'categorical') return c.values.map((v) => (v === null ? null : String(v)));
   return c.values.map((v) => (typeof v === 'number' ? v : null));
 }

@@ -397,6 +397,8 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 5,
     name: 'monitoring',
     statements: ({ types: t, clusteredTableSuffix: clustered }) => [
+      // Monitors page through a window newest first by log_id.
+      'CREATE INDEX prediction_logs_by_deployment_log ON prediction_logs (project_id, deployment, log_id)',
       // Request counts per deployment, version and minute, one row per replica (each replica
       // rewrites only its own rows, so no increments race); readers sum over replicas.
       `CREATE TABLE serving_minutes (

@@ -305,6 +305,7 @@ CREATE TABLE prediction_logs (
   outputs text NOT NULL
 );
 CREATE INDEX prediction_logs_by_deployment ON prediction_logs USING btree (project_id, deployment, "time");
+CREATE INDEX prediction_logs_by_deployment_log ON prediction_logs USING btree (project_id, deployment, log_id);
 CREATE INDEX prediction_logs_by_request ON prediction_logs USING btree (request_id);
 CREATE UNIQUE INDEX prediction_logs_pkey ON prediction_logs USING btree (log_id);
 CREATE TABLE principals (

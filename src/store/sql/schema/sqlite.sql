@@ -289,6 +289,7 @@ CREATE TABLE prediction_logs (
   outputs TEXT NOT NULL
 );
 CREATE INDEX prediction_logs_by_deployment ON prediction_logs (project_id, deployment, time);
+CREATE INDEX prediction_logs_by_deployment_log ON prediction_logs (project_id, deployment, log_id);
 CREATE INDEX prediction_logs_by_request ON prediction_logs (request_id);
 CREATE TABLE principals (
   principal_id INTEGER PRIMARY KEY AUTOINCREMENT,
