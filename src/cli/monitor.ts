@@ -146,7 +146,9 @@ const VERBS: Record<string, (client: CapstanClient, rest: string[], v: Values) =
     printRows(all.map((d) => ({ ...d, last_request: d.last_request_time ? iso(d.last_request_time) : 'never' })), ['name', 'idle_days', 'last_request', 'owner', 'cost_center'], v.json, all);
   },
   budget: async (client, rest, v) => {
-    const b = rest.length ? await client.setBudget(rest[0] === 'none' ? null : Number(rest[0])) : await client.getBudget();
+    const amount = rest[0] === undefined || rest[0] === 'none' ? null : Number(rest[0]);
+    if (amount !== null && !(Number.isFinite(amount) && amount > 0)) fail(`budget takes a positive amount or 'none'; got '${rest[0]}'`);
+    const b = rest.length ? await client.setBudget(amount) : await client.getBudget();
     process.stdout.write(v.json ? `${JSON.stringify(b, null, 2)}\n` : `budget ${b.monthly_limit ?? 'none'} ${b.currency}; this month ${b.month_to_date}${b.used_fraction != null ? ` (${(b.used_fraction * 100).toFixed(1)}%)` : ''}\n`);
   },
 };

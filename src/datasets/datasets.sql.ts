@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { placeholders, storageRootAt, type Db, type SqlValue } from '../store/sql/index.js';
+import { lockKeyOf, placeholders, storageRootAt, type Db, type SqlValue } from '../store/sql/index.js';
 import type { DatasetVersion } from './types.js';
 
 interface Row {
@@ -33,7 +32,6 @@ const toVersion = (r: Row): DatasetVersion => ({
 });
 
 /** A 31-bit advisory-lock key from a name. */
-const lockKey = (name: string) => createHash('sha256').update(name).digest().readUInt32BE(0) >>> 1;
 
 
 /** Dataset versions: content-addressed per (project, name); numbers count up per name. */
@@ -47,7 +45,7 @@ export class DatasetSql {
    */
   async insert(v: Omit<DatasetVersion, 'id' | 'version'>): Promise<{ version: DatasetVersion; created: boolean }> {
     const created = await this.db.transaction(async (tx) => {
-      const lock = this.db.dialect.writeLockSql(lockKey(`dataset:${v.projectId}:${v.name}`));
+      const lock = this.db.dialect.writeLockSql(lockKeyOf(`dataset:${v.projectId}:${v.name}`));
       if (lock) await tx.get(lock);
       if (await tx.get('SELECT 1 AS found FROM dataset_versions WHERE project_id = ? AND name = ? AND digest = ?', [v.projectId, v.name, v.digest])) return false;
       const row = await tx.get<{ n: number | string | null }>('SELECT MAX(version) AS n FROM dataset_versions WHERE project_id = ? AND name = ?', [v.projectId, v.name]);

@@ -1,4 +1,4 @@
-import { invalidParam } from '../errors/index.js';
+import { invalidParam, notFound } from '../errors/index.js';
 import { pageSize } from '../server/fields.js';
 import { defineRoute, type RouteContext, type RouteDef } from '../server/route.js';
 import { SEVERITIES, durationSeconds } from './monitor-spec.js';
@@ -29,7 +29,7 @@ export function alertingRoutes(sql: AlertsSql, alerts: AlertManager, cost: CostS
       fields: { alert_id: { type: 'int', required: true }, max_results: { type: 'int' } }, access: on('monitor', 'read'),
       handler: async (i, ctx) => {
         const a = await sql.alert(pid(ctx), i.alert_id);
-        if (!a) throw invalidParam(`No alert ${i.alert_id} in this project.`);
+        if (!a) throw notFound(`No alert ${i.alert_id} in this project.`);
         return { alert: alertToWire(a), events: await sql.events(a.alertId, pageSize(i.max_results, 100)) };
       },
     }),
@@ -61,7 +61,7 @@ export function alertingRoutes(sql: AlertsSql, alerts: AlertManager, cost: CostS
     defineRoute({
       method: 'POST', path: `${BASE}/silences/expire`, tag: 'monitoring', summary: 'End a silence now', fields: { silence_id: { type: 'int', required: true } }, access: on('monitor', 'write'),
       handler: async (i, ctx) => {
-        if (!(await sql.expireSilence(pid(ctx), i.silence_id, Date.now()))) throw invalidParam(`No active silence ${i.silence_id} in this project.`);
+        if (!(await sql.expireSilence(pid(ctx), i.silence_id, Date.now()))) throw notFound(`No active silence ${i.silence_id} in this project.`);
         return {};
       },
     }),
@@ -92,7 +92,7 @@ export function alertingRoutes(sql: AlertsSql, alerts: AlertManager, cost: CostS
     defineRoute({
       method: 'DELETE', path: `${BASE}/channels/delete`, tag: 'monitoring', summary: 'Delete a notification channel', fields: { name: { type: 'string', required: true } }, access: on('monitor', 'admin'),
       handler: async (i, ctx) => {
-        if (!(await sql.deleteChannel(pid(ctx), i.name))) throw invalidParam(`No channel named '${i.name}' in this project.`);
+        if (!(await sql.deleteChannel(pid(ctx), i.name))) throw notFound(`No channel named '${i.name}' in this project.`);
         return {};
       },
     }),
@@ -116,7 +116,7 @@ export function alertingRoutes(sql: AlertsSql, alerts: AlertManager, cost: CostS
       handler: async (i, ctx) => {
         const v = i.monthly_limit;
         if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw invalidParam('monthly_limit must be a positive number, or null.');
-        await sql.putBudget(pid(ctx), v, ctx.principal.name, Date.now());
+        await cost.setBudget(pid(ctx), v, ctx.principal.name, Date.now());
         return { budget: await cost.budget(pid(ctx)) };
       },
     }),

@@ -52,8 +52,8 @@ export class AlertsSql {
   }
 
   /** The project's alerts whose label `key` has `value` (a monitor's own alerts). */
-  async alertsLabelled(projectId: number, key: string, value: string): Promise<StoredAlert[]> {
-    const rows = await this.db.all<R>(`SELECT ${ALERT_COLUMNS} FROM alerts WHERE project_id = ?`, [projectId]);
+  async alertsLabelled(projectId: number, key: string, value: string, ex: SqlExecutor = this.db): Promise<StoredAlert[]> {
+    const rows = await ex.all<R>(`SELECT ${ALERT_COLUMNS} FROM alerts WHERE project_id = ?`, [projectId]);
     return rows.map(toAlert).filter((a) => a.labels[key] === value);
   }
 
@@ -89,10 +89,9 @@ export class AlertsSql {
   }
 
   async addSilence(s: Omit<StoredSilence, 'silenceId'>): Promise<number> {
-    await this.db.run('INSERT INTO silences (project_id, matchers, starts_time, ends_time, created_by, comment) VALUES (?, ?, ?, ?, ?, ?)',
+    const r = await this.db.get<R>('INSERT INTO silences (project_id, matchers, starts_time, ends_time, created_by, comment) VALUES (?, ?, ?, ?, ?, ?) RETURNING silence_id',
       [s.projectId, JSON.stringify(s.matchers), s.startsTime, s.endsTime, s.createdBy, s.comment]);
-    const r = await this.db.get<R>('SELECT MAX(silence_id) AS id FROM silences WHERE project_id = ? AND created_by = ?', [s.projectId, s.createdBy]);
-    return Number(r!.id);
+    return Number(r!.silence_id);
   }
 
   /** Ends a silence now (kept for the record). */

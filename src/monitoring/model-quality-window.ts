@@ -5,7 +5,10 @@ import type { Finding } from './monitor-checks.js';
 import type { ModelQualityCheck } from './monitor-spec.js';
 import type { Cell, WindowTable } from './window.js';
 
-/** Collects (label, prediction[, score]) pairs page by page; only labelled rows are kept. */
+/** Labelled rows kept per run (the newest); quality over more is a sample of the newest this many. */
+export const MAX_PAIRS = 1_000_000;
+
+/** Collects (label, prediction[, score]) pairs page by page; only labelled rows are kept, up to MAX_PAIRS. */
 export class LabelledPairs {
   private readonly actual: (string | number)[] = [];
   private readonly predicted: (string | number)[] = [];
@@ -25,7 +28,7 @@ export class LabelledPairs {
     if (!label) return;
     this.predictionColumn = label.name;
     const score = classification ? predictions.find((c) => c.name === `${label.name}[1]`) ?? predictions.find((c) => c.kind === 'numerical' && c.name.endsWith('[1]')) : undefined;
-    for (let r = 0; r < t.rows; r++) {
+    for (let r = 0; r < t.rows && this.actual.length < MAX_PAIRS; r++) {
       const fb = feedback.get(t.requestIds[r]);
       if (fb === undefined) continue;
       const truth = Array.isArray(fb) ? fb[t.rowInRequest[r]] : fb;
@@ -53,13 +56,13 @@ export class LabelledPairs {
     const metrics: Record<string, number | null> = c.task === 'classification'
       ? pick(classificationQuality({ actual: this.actual, predicted: this.predicted, positiveLabel: c.positiveLabel, scores: this.scored && this.scores.length === n ? this.scores : undefined }), ['accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'log_loss'])
       : pick(regressionQuality({ actual: this.actual as number[], predicted: this.predicted as number[] }), ['mae', 'rmse', 'mape', 'r2']);
-    const broken: string[] = [];
-    for (const [k, min] of Object.entries(c.min)) if (metrics[k] != null && metrics[k]! < min) broken.push(`${k} ${fmt(metrics[k])} < ${min}`);
-    for (const [k, max] of Object.entries(c.max)) if (metrics[k] != null && metrics[k]! > max) broken.push(`${k} ${fmt(metrics[k])} > ${max}`);
+    const broken: { metric: string; text: string }[] = [];
+    for (const [k, min] of Object.entries(c.min)) if (metrics[k] != null && metrics[k]! < min) broken.push({ metric: k, text: `${k} ${fmt(metrics[k])} < ${min}` });
+    for (const [k, max] of Object.entries(c.max)) if (metrics[k] != null && metrics[k]! > max) broken.push({ metric: k, text: `${k} ${fmt(metrics[k])} > ${max}` });
     const section = { labelled_rows: n, evaluated: true, task: c.task, prediction_column: this.predictionColumn, metrics };
     return {
       section,
-      finding: broken.length ? { rule: 'model_quality', severity: c.severity, value: metrics[Object.keys(c.min)[0] ?? Object.keys(c.max)[0]] ?? null, summary: `Model quality on ${n} labelled rows: ${broken.join(', ')}` } : null,
+      finding: broken.length ? { rule: 'model_quality', severity: c.severity, value: metrics[broken[0].metric], summary: `Model quality on ${n} labelled rows: ${broken.map((b) => b.text).join(', ')}` } : null,
     };
   }
 }

@@ -25,6 +25,15 @@ export interface ColumnVerdict {
   skipped?: string;
 }
 
+/**
+ * The effect-size rule: a column whose test says drift counts only if its effect reaches `min`
+ * (no check: never counts). An effect that cannot be measured leaves the test's verdict.
+ */
+export function countsAsDrifted(testDrift: boolean, effect: number | null, min: number | null): boolean {
+  if (!testDrift || min === null) return false;
+  return effect === null || !Number.isFinite(effect) ? true : effect >= min;
+}
+
 /** Per column: the test's verdict and whether the effect is large enough to count. */
 export function verdicts(report: DriftReport, roles: ReadonlyMap<string, 'feature' | 'prediction'>, checks: { feature: DriftCheck | null; prediction: DriftCheck | null }): ColumnVerdict[] {
   return report.columns.map((c: ColumnReport): ColumnVerdict => {
@@ -33,9 +42,8 @@ export function verdicts(report: DriftReport, roles: ReadonlyMap<string, 'featur
     if ('skipped' in c.drift) return { name: c.name, role, method: null, score: null, test_drift: false, effect: null, drifted: false, skipped: c.drift.skipped };
     const ev = c.drift.evidently;
     const effect = 'binned_q10' in c.drift ? c.drift.binned_q10.psi : c.drift.js_base2;
-    const min = !check ? Infinity : 'binned_q10' in c.drift ? check.minPsi : check.minJs;
-    const effectOk = effect !== null && Number.isFinite(effect) ? effect >= min : ev.auto_drift_detected;
-    return { name: c.name, role, method: ev.auto_method, score: ev.auto_score, test_drift: ev.auto_drift_detected, effect, drifted: ev.auto_drift_detected && effectOk };
+    const min = !check ? null : 'binned_q10' in c.drift ? check.minPsi : check.minJs;
+    return { name: c.name, role, method: ev.auto_method, score: ev.auto_score, test_drift: ev.auto_drift_detected, effect, drifted: countsAsDrifted(ev.auto_drift_detected, effect, min) };
   });
 }
 

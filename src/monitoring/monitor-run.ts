@@ -1,7 +1,7 @@
 // One run of a monitor: read the window, compare it with the reference, check data quality,
 // model quality (where labels arrived) and SLO burn rates; return the report and the findings.
 import { LATENCY_BOUNDS_MS } from '../serving/index.js';
-import { checkBurnRates, budgetReport, latencySloBuckets, latencySummary, type SloBucket } from './alerting/index.js';
+import { checkBurnRates, budgetReport, compareSeverity, latencySloBuckets, latencySummary, type SloBucket } from './alerting/index.js';
 import { driftFinding, QualityTally, verdicts, type ColumnVerdict, type Finding } from './monitor-checks.js';
 import type { MonitorSpec, SloSpec } from './monitor-spec.js';
 import type { MonitoringSql, StoredProfile } from './monitoring.sql.js';
@@ -13,7 +13,6 @@ import type { MinuteBucket, UsageSql } from './usage.sql.js';
 import { asCsvTable, WindowBuilder, type WindowTable } from './window.js';
 
 export const HISTOGRAM_BOUNDS = [...LATENCY_BOUNDS_MS, Number.POSITIVE_INFINITY];
-const PAGE = 2000;
 const MINUTE = 60_000;
 
 export interface RunContext {
@@ -39,23 +38,16 @@ export interface MonitorOutcome {
 
 /** Reads the window newest first, stopping at max_rows; `visit` sees each page's table and feedback ids. */
 async function readWindow(ctx: RunContext, from: number, to: number, features: string[], kinds: Map<string, 'numerical' | 'categorical'>, visit: (t: WindowTable) => void | Promise<void>): Promise<number> {
-  let before = Number.MAX_SAFE_INTEGER;
   let rows = 0;
-  const first = await ctx.sql.firstLogFrom(ctx.projectId, ctx.spec.deployment, from);
-  if (first === null) return 0;
-  for (;;) {
-    const page = await ctx.sql.logPage(ctx.projectId, ctx.spec.deployment, from, to, before, PAGE, first);
-    if (page.length === 0) break;
+  await ctx.sql.eachLogPage(ctx.projectId, ctx.spec.deployment, from, to, async (page) => {
     const builder = new WindowBuilder(features, kinds);
     for (const r of page) builder.add(r.requestId, JSON.parse(r.inputs), JSON.parse(r.outputs));
     let table = builder.build();
     if (rows + table.rows > ctx.spec.maxRows) table = head(table, ctx.spec.maxRows - rows);
     rows += table.rows;
     await visit(table);
-    before = page[page.length - 1].logId;
-    if (page.length < PAGE || rows >= ctx.spec.maxRows) break;
-    await new Promise((r) => setImmediate(r)); // a long window never holds the event loop
-  }
+    return rows < ctx.spec.maxRows;
+  });
   return rows;
 }
 
@@ -81,7 +73,7 @@ function sloSection(spec: SloSpec, minutes: MinuteBucket[], now: number): { repo
   const checks = checkBurnRates(buckets, slo, now);
   const budget = budgetReport(buckets, slo, now);
   const firing = checks.filter((c) => c.firing);
-  const worst = firing.sort((a, b) => a.severity.localeCompare(b.severity))[0];
+  const worst = firing.sort((a, b) => compareSeverity(a.severity, b.severity))[0];
   return {
     report: { name: spec.name, kind: spec.kind, threshold_ms: spec.kind === 'latency' ? spec.thresholdMs : undefined, budget, burn_rates: checks },
     findings: worst ? [{
@@ -128,16 +120,16 @@ export async function runMonitor(ctx: RunContext): Promise<MonitorOutcome> {
   const report: Record<string, unknown> = { monitor: spec.name, deployment: spec.deployment, window: { start: windowStart, end: ctx.now }, latency: sloPart.latency, slos: sloPart.report };
   report.reference = ref ? { model: ref.model, version: ref.version, rows: stored?.rowCount ?? null, source: stored?.source ?? null } : null;
 
-  const exactCapable = !!sample && sample.rows <= ctx.exactMaxRows;
+  // A reference keeps its rows only when they are few enough for exact statistics.
   const pages: WindowTable[] = [];
   const sketch: SketchState = sketchCompare.start(profile);
   const quality = profile && spec.dataQuality ? new QualityTally(profile.columns.filter((c) => c.role === 'feature')) : null;
   const labelled = spec.modelQuality ? new LabelledPairs(spec.modelQuality) : null;
-  let exact = exactCapable;
-  let pageRows = 0;
+  let exact = !!sample;
+  let seen = 0;
   const rows = await readWindow(ctx, windowStart, ctx.now, features, kinds, async (t) => {
-    pageRows += t.rows;
-    if (exact && pageRows > ctx.exactMaxRows) exact = false;
+    seen += t.rows;
+    if (exact && seen > ctx.exactMaxRows) exact = false;
     // Past the exact limit pages are dropped: memory stays one page plus the sketches and tallies.
     if (exact) pages.push(t);
     else pages.length = 0;

@@ -63,7 +63,8 @@ export interface MonitorSpec {
   slos: SloSpec[];
   channels: string[];
   links: { dashboard: string; runbook: string };
-  retrain: { url: string; minSeverity: Severity } | null;
+  /** A notification channel (its URL and signing secret set by an admin) that receives retraining requests. */
+  retrain: { channel: string; minSeverity: Severity } | null;
   repeatMinutes: number;
 }
 
@@ -140,6 +141,12 @@ function httpUrl(v: string, where: string): string {
   return v;
 }
 
+function referenceOf(ref: Obj): { model: string; version: number } {
+  const model = str(ref, 'model', 'reference', '');
+  if (!model || ref.version === undefined) throw invalidParam('reference needs both model and version, e.g. reference: {model: fraud-mlp, version: 3}.');
+  return { model, version: num(ref, 'version', 'reference', 1, 1, 1e12) };
+}
+
 /** Validates a monitor document (parsed YAML or JSON); every error names the key. */
 export function parseMonitorSpec(raw: unknown): MonitorSpec {
   const o = obj(raw, 'The monitor');
@@ -157,7 +164,8 @@ export function parseMonitorSpec(raw: unknown): MonitorSpec {
   const links = obj(o.links, 'links');
   onlyKeys(links, ['dashboard', 'runbook'], 'links');
   const retrain = o.retrain === undefined || o.retrain === null ? null : obj(o.retrain, 'retrain');
-  if (retrain) onlyKeys(retrain, ['webhook', 'min_severity'], 'retrain');
+  if (retrain) onlyKeys(retrain, ['channel', 'min_severity'], 'retrain');
+  if (retrain && !str(retrain, 'channel', 'retrain', '')) throw invalidParam('retrain.channel is required: the notification channel that receives retraining requests.');
   const slosRaw = o.slos ?? [];
   if (!Array.isArray(slosRaw)) throw invalidParam('monitor.slos must be a list.');
   const slos = slosRaw.map(slo);
@@ -170,7 +178,7 @@ export function parseMonitorSpec(raw: unknown): MonitorSpec {
     windowSeconds: window.duration === undefined ? 86_400 : durationSeconds(window.duration, 'window.duration'),
     maxRows: num(window, 'max_rows', 'window', 10_000_000, 1, 1e9),
     minRows: num(window, 'min_rows', 'window', 100, 1, 1e9),
-    reference: Object.keys(ref).length ? { model: str(ref, 'model', 'reference', ''), version: num(ref, 'version', 'reference', 0, 1, 1e12) } : null,
+    reference: Object.keys(ref).length ? referenceOf(ref) : null,
     features: strings(o, 'features', 'monitor'),
     featureDrift: hasChecks ? drift(checks.feature_drift, 'checks.feature_drift') : drift(true, 'checks.feature_drift'),
     predictionDrift: hasChecks ? drift(checks.prediction_drift, 'checks.prediction_drift') : drift(true, 'checks.prediction_drift'),
@@ -179,7 +187,7 @@ export function parseMonitorSpec(raw: unknown): MonitorSpec {
     slos,
     channels: strings(o, 'notify', 'monitor'),
     links: { dashboard: httpUrl(str(links, 'dashboard', 'links', ''), 'links.dashboard'), runbook: httpUrl(str(links, 'runbook', 'links', ''), 'links.runbook') },
-    retrain: retrain ? { url: httpUrl(str(retrain, 'webhook', 'retrain', ''), 'retrain.webhook'), minSeverity: oneOf(retrain, 'min_severity', 'retrain', SEVERITIES, 'P2') } : null,
+    retrain: retrain ? { channel: str(retrain, 'channel', 'retrain', ''), minSeverity: oneOf(retrain, 'min_severity', 'retrain', SEVERITIES, 'P2') } : null,
     repeatMinutes: num(o, 'repeat_minutes', 'monitor', 240, 1, 10_080),
   };
 }

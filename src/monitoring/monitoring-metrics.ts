@@ -55,7 +55,8 @@ export function registerMonitoringMetrics(registry: Registry, sql: MonitoringSql
     }
   };
   const collect = async () => {
-    pending ??= fill().finally(() => setTimeout(() => (pending = null), 1000).unref());
+    // A failing read leaves the monitor gauges empty for this scrape; the rest of /metrics is served.
+    pending ??= fill().catch(() => undefined).finally(() => setTimeout(() => (pending = null), 1000).unref());
     await pending;
   };
   for (const g of gauges) (g as unknown as { collect: () => Promise<void> }).collect = collect;

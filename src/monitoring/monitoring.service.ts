@@ -12,7 +12,6 @@ import type { AlertManager } from './alert-manager.js';
 import { sketchCompare } from './sketch-compare.js';
 import { summariseReport } from './monitoring-metrics.js';
 import type { Alert } from './alerting/index.js';
-import { sendWebhook } from './alerting/index.js';
 
 export interface MonitoringOptions {
   exactMaxRows: number;
@@ -45,6 +44,10 @@ export interface ProfileRequest {
 }
 
 const MAX_FEEDBACK = 10_000;
+/** A profile from traffic holds its rows in memory while it is built: the newest this many requests. */
+const MAX_PROFILE_REQUESTS = 200_000;
+/** Window data is answered as one CSV: the newest this many requests. */
+const MAX_EXPORT_REQUESTS = 100_000;
 
 /** Monitors, their runs and reports, reference profiles and ground-truth feedback. */
 export class MonitoringService {
@@ -75,8 +78,12 @@ export class MonitoringService {
     return this.sql.monitors(projectId);
   }
 
+  /** Deletes a monitor; its firing alerts resolve (and say so) since nothing will evaluate them again. Runs stay for the record. */
   async delete(projectId: number, name: string): Promise<void> {
-    if (!(await this.sql.deleteMonitor(projectId, name))) throw notFound(`No monitor named '${name}' in this project.`);
+    const m = await this.get(projectId, name);
+    await this.sql.deleteMonitor(projectId, name);
+    const spec = parseMonitorSpec(m.spec);
+    await this.alerts.evaluate({ projectId, key: 'monitor', value: name }, [], this.now(), { repeatMinutes: spec.repeatMinutes, channels: spec.channels });
   }
 
   /** Runs a monitor now (also what the scheduler does when one is due), stores the run and evaluates its alerts. */
@@ -90,7 +97,7 @@ export class MonitoringService {
     const firing: Alert[] = outcome.findings.map((f) => ({ rule: f.rule, severity: f.severity, summary: f.summary, value: f.value ?? undefined, labels: { deployment: spec.deployment, project }, links }));
     await this.alerts.evaluate({ projectId: m.projectId, key: 'monitor', value: spec.name }, firing, now, {
       repeatMinutes: spec.repeatMinutes, channels: spec.channels,
-      retrain: spec.retrain ? { minSeverity: spec.retrain.minSeverity, start: (alerts) => this.retrain(project, spec, outcome, alerts) } : undefined,
+      retrain: spec.retrain ? { minSeverity: spec.retrain.minSeverity, start: (alerts) => this.retrain(m.projectId, project, spec, outcome, alerts) } : undefined,
     });
     return outcome;
   }
@@ -116,17 +123,19 @@ export class MonitoringService {
     };
   }
 
-  /** Asks the retraining hook for a run over this window's data (a CSV it can fetch with a token). */
-  private async retrain(project: string, spec: MonitorSpec, outcome: MonitorOutcome, alerts: Alert[]): Promise<void> {
-    if (!spec.retrain?.url) return;
+  /** Asks the retraining channel for a run over this window's data (a CSV it can fetch with a token). */
+  private async retrain(projectId: number, project: string, spec: MonitorSpec, outcome: MonitorOutcome, alerts: Alert[]): Promise<void> {
+    if (!spec.retrain) return;
+    const channel = await this.alerts.channel(projectId, spec.retrain.channel);
+    if (!channel) throw new Error(`retrain.channel '${spec.retrain.channel}' is not a channel of this project`);
     const dataUrl = `${this.base(project)}/window-data?name=${encodeURIComponent(spec.name)}&start=${outcome.windowStart}&end=${outcome.windowEnd}`;
-    const r = await sendWebhook(spec.retrain.url, {
+    const r = await this.alerts.sendOne(projectId, channel, {
       kind: 'retrain_request', project, monitor: spec.name, deployment: spec.deployment,
       window: { start: new Date(outcome.windowStart).toISOString(), end: new Date(outcome.windowEnd).toISOString(), rows: outcome.rows },
       reasons: alerts.map((a) => ({ rule: a.rule, severity: a.severity, summary: a.summary })),
       data_url: dataUrl, reference: outcome.report.reference ?? null,
-    }, { timeoutMs: 5000, retries: 2 });
-    if (!r.ok) throw new Error(`retraining webhook answered ${r.status ?? r.error}`);
+    });
+    if (!r.ok) throw new Error(`retraining channel '${channel.name}' answered ${r.status ?? r.error}`);
   }
 
   async runs(projectId: number, name: string, limit: number) {
@@ -163,13 +172,11 @@ export class MonitoringService {
       const seconds = req.window ? durationSeconds(req.window, 'window') : 3600;
       const to = this.now();
       const builder = new WindowBuilder([], new Map(Object.entries(types)));
-      let before = Number.MAX_SAFE_INTEGER;
-      for (;;) {
-        const page = await this.sql.logPage(projectId, req.deployment!, to - seconds * 1000, to, before, 2000);
+      let requests = 0;
+      await this.sql.eachLogPage(projectId, req.deployment!, to - seconds * 1000, to, (page) => {
         for (const r of page) builder.add(r.requestId, JSON.parse(r.inputs), JSON.parse(r.outputs));
-        if (page.length < 2000) break;
-        before = page[page.length - 1].logId;
-      }
+        return (requests += page.length) < MAX_PROFILE_REQUESTS;
+      });
       const t = builder.build();
       if (t.rows === 0) throw invalidParam(`Deployment '${req.deployment}' logged no predictions in the last ${req.window ?? '1h'}; raise its prediction_log.sample_rate or widen the window.`);
       sample = { rows: t.rows, columns: t.columns };
@@ -226,13 +233,11 @@ export class MonitoringService {
     const ref = spec.reference ?? this.opts.servedVersion(projectId, spec.deployment);
     const profile = ref ? ((await this.sql.profile(projectId, ref.model, ref.version))?.profile as { features?: string[] } | undefined) : undefined;
     const builder = new WindowBuilder(spec.features.length ? spec.features : profile?.features ?? []);
-    let before = Number.MAX_SAFE_INTEGER;
-    for (let pages = 0; pages < 500; pages++) {
-      const page = await this.sql.logPage(projectId, spec.deployment, start, end, before, 2000);
+    let requests = 0;
+    await this.sql.eachLogPage(projectId, spec.deployment, start, end, (page) => {
       for (const r of page) builder.add(r.requestId, JSON.parse(r.inputs), JSON.parse(r.outputs));
-      if (page.length < 2000) break;
-      before = page[page.length - 1].logId;
-    }
+      return (requests += page.length) < MAX_EXPORT_REQUESTS;
+    });
     const t = builder.build();
     const labels = await this.sql.feedbackFor(projectId, spec.deployment, [...new Set(t.requestIds)]);
     const quote = (v: unknown) => {

@@ -76,7 +76,7 @@ export class MonitoringSql {
   async upsertMonitor(projectId: number, name: string, spec: unknown, nextRunTime: number, actor: string, now: number): Promise<void> {
     await this.db.run(
       `INSERT INTO monitors (project_id, name, spec, next_run_time, created_time, updated_time, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (project_id, name) DO UPDATE SET spec = excluded.spec, next_run_time = excluded.next_run_time, updated_time = excluded.updated_time, updated_by = excluded.updated_by`,
+       ON CONFLICT (project_id, name) DO UPDATE SET spec = excluded.spec, updated_time = excluded.updated_time, updated_by = excluded.updated_by`,
       [projectId, name, JSON.stringify(spec), nextRunTime, now, now, actor]);
   }
 
@@ -125,6 +125,14 @@ export class MonitoringSql {
       [p.projectId, p.model, p.version, JSON.stringify(p.source), p.rowCount, JSON.stringify(p.profile), JSON.stringify(p.sample), p.createdTime, p.createdBy]);
   }
 
+  /** Deletes what is older than `before` (ms): logged predictions, feedback, usage minutes and monitor runs. */
+  async prune(before: number): Promise<void> {
+    await this.db.run('DELETE FROM prediction_logs WHERE time < ?', [before]);
+    await this.db.run('DELETE FROM prediction_feedback WHERE time < ?', [before]);
+    await this.db.run('DELETE FROM serving_minutes WHERE minute < ?', [Math.floor(before / 60_000)]);
+    await this.db.run('DELETE FROM monitor_runs WHERE time < ?', [before]);
+  }
+
   /** Stores ground truth; a second label for the same request replaces the first. All rows or none. */
   async putFeedback(projectId: number, deployment: string, labels: readonly { requestId: string; label: unknown }[], now: number): Promise<void> {
     await this.db.transaction((tx) => tx.runMany(
@@ -143,6 +151,22 @@ export class MonitoringSql {
     return out;
   }
 
+  /**
+   * Visits the window [from, to) a page at a time, newest first, until `visit` returns false or the
+   * window is read. Memory: one page.
+   */
+  async eachLogPage(projectId: number, deployment: string, from: number, to: number, visit: (page: LogRow[]) => Promise<boolean> | boolean, pageSize = 2000): Promise<void> {
+    const first = await this.firstLogFrom(projectId, deployment, from);
+    if (first === null) return;
+    let before = Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      const page = await this.logPage(projectId, deployment, from, to, before, pageSize, first);
+      if (page.length === 0 || !(await visit(page)) || page.length < pageSize) return;
+      before = page[page.length - 1].logId;
+      await new Promise((r) => setImmediate(r)); // a long window never holds the event loop
+    }
+  }
+
   /** The first log id at or after `from` (the window's oldest possible row), or null when none. */
   async firstLogFrom(projectId: number, deployment: string, from: number): Promise<number | null> {
     const r = await this.db.get<R>('SELECT MIN(log_id) AS id FROM prediction_logs WHERE project_id = ? AND deployment = ? AND time >= ?', [projectId, deployment, from]);
@@ -157,7 +181,7 @@ export class MonitoringSql {
   async logPage(projectId: number, deployment: string, from: number, to: number, beforeLogId: number, limit: number, firstLogId = 0): Promise<LogRow[]> {
     const rows = await this.db.all<R>(
       `SELECT log_id, request_id, time, version, inputs, outputs FROM prediction_logs
-       WHERE project_id = ? AND deployment = ? AND log_id < ? AND log_id >= ? AND time >= ? AND time < ? AND role LIKE 'target:%' ORDER BY log_id DESC LIMIT ?`,
+       WHERE project_id = ? AND deployment = ? AND log_id < ? AND log_id >= ? AND time >= ? AND time < ? AND role >= 'target:' AND role < 'target;' ORDER BY log_id DESC LIMIT ?`,
       [projectId, deployment, beforeLogId, firstLogId, from, to, limit]);
     return rows.map((r) => ({ logId: Number(r.log_id), requestId: String(r.request_id), time: Number(r.time), version: String(r.version), inputs: String(r.inputs), outputs: String(r.outputs) }));
   }

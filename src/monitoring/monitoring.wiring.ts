@@ -50,15 +50,21 @@ export function createMonitoring(deps: MonitoringDeps): Monitoring {
   const service = new MonitoringService(sql, usage, alerts, { exactMaxRows: config['monitoring.exact_max_rows'], publicUrl, servedVersion: deps.servedVersion, predictRows: deps.predictRows, readDataset: deps.readDataset, projectName: deps.projectName });
   const cost = new CostService(usage, alertsSql, alerts, {
     card: { currency: config['cost.currency'], cpuHour: config['cost.cpu_hour'], gpuHour: config['cost.gpu_hour'], gpu: deps.usesGpu },
-    idleDays: config['cost.idle_days'], deployments: deps.deployments, projectName: deps.projectName, publicUrl,
+    idleDays: config['cost.idle_days'], deployments: deps.deployments, projectName: deps.projectName, publicUrl, logger,
   });
   registerMonitoringMetrics(deps.metrics, sql, deps.projectName);
+  let prunedAt = 0;
   const scheduler = new MonitorScheduler(sql, {
     runMonitor: async (m) => {
       await deps.flush();
       return service.run(m);
     },
-    other: (now) => cost.checkBudgets(now),
+    other: async (now) => {
+      await cost.checkBudgets(now);
+      if (now - prunedAt < 3_600_000) return;
+      prunedAt = now;
+      await sql.prune(now - config['monitoring.retention_days'] * 86_400_000);
+    },
   }, logger, config['monitoring.tick_ms']);
   return {
     routes: [...monitoringRoutes(service, deps.flush), ...alertingRoutes(alertsSql, alerts, cost)],

@@ -2,7 +2,7 @@
 // quantile sketches, moments, exact counts in the reference's decile bins, capped frequency
 // tables): the reference stores one, each run streams its window into another.
 import type { MonitorSpec } from './monitor-spec.js';
-import type { ColumnVerdict } from './monitor-checks.js';
+import { countsAsDrifted, type ColumnVerdict } from './monitor-checks.js';
 import type { ReferenceProfile } from './reference.js';
 import { sketchDrift, TableProfile, type ColumnValues, type SketchDriftReport, type TableProfileJson } from './sketch/index.js';
 import type { Column, WindowTable } from './window.js';
@@ -63,9 +63,9 @@ export const sketchCompare = {
       const check = role === 'feature' ? spec.featureDrift : spec.predictionDrift;
       const numerical = c.drift.kind === 'numerical';
       const effect = c.drift.kind === 'numerical' ? c.drift.binned_q10.psi : c.drift.js_base2;
-      const min = !check ? Infinity : numerical ? check.minPsi : check.minJs;
+      const min = !check ? null : numerical ? check.minPsi : check.minJs;
       const d = c.drift.decision;
-      return { name: c.name, role, method: d.auto_method, score: d.auto_score, test_drift: d.auto_drift_detected, effect, drifted: d.auto_drift_detected && Number.isFinite(effect) && effect >= min };
+      return { name: c.name, role, method: d.auto_method, score: d.auto_score, test_drift: d.auto_drift_detected, effect, drifted: countsAsDrifted(d.auto_drift_detected, effect, min) };
     });
     return { verdicts, statistics: report };
   },

@@ -18,7 +18,7 @@ import { buildApp } from './app.js';
 import type { RouteDef } from './route.js';
 import { maintenanceRoutes } from './maintenance.routes.js';
 import { systemRoutes } from './system.routes.js';
-import { createServing, parseDeploymentSpec } from '../serving/index.js';
+import { createServing, executionProviders, parseDeploymentSpec } from '../serving/index.js';
 import { createMonitoring } from '../monitoring/index.js';
 import { capstanVersion } from './version.js';
 
@@ -101,7 +101,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     readDataset: (projectId, name, version, path) => datasets.readCsv(projectId, name, version, path),
     deployments: async (projectId) => (await serving.deployments.list(projectId)).map((d) => ({ name: d.name, createdTime: d.createdTime, tags: parseDeploymentSpec(d.spec).tags })),
     flush: () => serving.flush(),
-    usesGpu: config['serving.execution_providers'].split(',').some((p) => p.trim() === 'cuda'),
+    usesGpu: executionProviders(config).includes('cuda'),
   });
   let draining = false;
   const routes: RouteDef[] = [];

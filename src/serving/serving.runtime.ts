@@ -241,7 +241,9 @@ export class ServingRuntime {
       const result = await model.infer(inputs);
       const ms = performance.now() - started;
       live.window(target.spec.name, windowMsOf(spec)).record(Date.now(), true, ms, summarise(result.outputs));
-      this.usage?.record(call.projectId, spec.name, model.name, model.version, ms, result.computeMs, false);
+      // A batch's compute time is shared by its requests in proportion to their rows.
+      const rows = inputs[0]?.shape[0] ?? 1;
+      this.usage?.record(call.projectId, spec.name, model.name, model.version, ms, result.batchRows > 0 ? (result.computeMs * rows) / result.batchRows : result.computeMs, false);
       const series = this.metrics?.forModel(spec.name, model.name, model.version);
       if (series) {
         series.request.observe(ms / 1000);

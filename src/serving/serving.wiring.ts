@@ -17,6 +17,7 @@ import { inferenceRoutes } from './inference.routes.js';
 import { ModelSource } from './model-source.js';
 import { PredictionLog, tensorsToJson } from './prediction-log.js';
 import { allocate } from './datatypes.js';
+import { checkAgainstModel } from './tensor-codec.js';
 import { invalidParam } from '../errors/index.js';
 import { ServingMetrics } from './serving-metrics.js';
 import { ServingRuntime } from './serving.runtime.js';
@@ -57,6 +58,11 @@ export interface Serving {
   close(): Promise<void>;
 }
 
+/** The execution providers to ask onnxruntime for, in order. */
+export function executionProviders(config: Config): string[] {
+  return config['serving.execution_providers'].split(',').map((s) => s.trim()).filter(Boolean);
+}
+
 /** Inference threads: serving.workers, or one per core less the HTTP thread's. */
 export function workerCount(config: Config): number {
   return config['serving.workers'] || Math.max(1, availableParallelism() - 1);
@@ -68,7 +74,7 @@ export function createServing(deps: ServingDeps): Serving {
   const service = new DeploymentService(db, sql, deps.audit);
   const pool = new WorkerPool({
     size: workerCount(config), intraOpThreads: config['serving.intra_op_threads'],
-    executionProviders: config['serving.execution_providers'].split(',').map((s) => s.trim()).filter(Boolean),
+    executionProviders: executionProviders(config),
   });
   const redis = config['redis.url'] ? new Redis(config['redis.url'], { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false }) : null;
   redis?.on('error', () => undefined); // reported through onError below; ioredis reconnects by itself
@@ -122,6 +128,7 @@ export function createServing(deps: ServingDeps): Serving {
       const data = allocate(spec.datatype, rows.length * width);
       rows.forEach((r, i) => r.forEach((v, j) => ((data as Float64Array)[i * width + j] = v ?? NaN)));
       const inputs = [{ name: spec.name, datatype: spec.datatype, shape: [rows.length, width], data }];
+      checkAgainstModel(inputs, served.inputs); // a CSV of the wrong width is the caller's error, not the model's
       const json = tensorsToJson(inputs);
       const result = await served.infer(inputs);
       return { inputs: JSON.parse(json), outputs: JSON.parse(tensorsToJson(result.outputs)) };

@@ -81,7 +81,9 @@ for (const { db, skip } of await testDatabases()) {
     it('applies a monitor (rejecting a bad document by key) and the scheduler runs it on its own', async () => {
       assertOk(await call(app, 'POST', `${ALERTS}/channels/put`, { name: 'team', kind: 'webhook', url: `${hook.url}/alerts`, min_severity: 'P3' }));
       assertOk(await call(app, 'POST', `${ALERTS}/channels/put`, { name: 'chat', kind: 'slack', url: `${hook.url}/slack/T000/B000/XXXX`, min_severity: 'P2' }));
-      assert.deepEqual(assertOk(await call(app, 'GET', `${ALERTS}/channels/list`)).channels.map((c: any) => c.url), [`${hook.url}/…`, `${hook.url}/…`]);
+      assertOk(await call(app, 'POST', `${ALERTS}/channels/put`, { name: 'retrain-hook', kind: 'webhook', url: `${hook.url}/retrain` }));
+      assert.deepEqual(assertOk(await call(app, 'GET', `${ALERTS}/channels/list`)).channels.map((c: any) => c.url), [`${hook.url}/…`, `${hook.url}/…`, `${hook.url}/…`]);
+      assertError(await call(app, 'POST', `${MON}/apply`, { spec: { name: 'x', deployment: 'cancer', retrain: { webhook: 'http://example.com' } } }), 'INVALID_PARAMETER_VALUE', /unknown key 'webhook'/);
       assertError(await call(app, 'POST', `${MON}/apply`, { yaml: 'name: x\ndeployment: cancer\nwindow: {duration: 3 weeks}\n' }), 'INVALID_PARAMETER_VALUE', /window.duration must be a duration/);
       assertError(await call(app, 'POST', `${MON}/apply`, { spec: { name: 'x', deployment: 'cancer', checks: { feature_drift: { severity: 'P9' } } } }), 'INVALID_PARAMETER_VALUE', /severity must be one of P1, P2, P3/);
       const yaml = [
@@ -91,7 +93,7 @@ for (const { db, skip } of await testDatabases()) {
         '  model_quality: {task: classification, positive_label: "1", min_labels: 50, min: {accuracy: 0.9}}',
         'slos:', '  - {name: availability, kind: availability, objective: 0.999}', '  - {name: fast, kind: latency, threshold_ms: 1000, objective: 0.99}',
         'notify: [team, chat]', 'links: {runbook: "https://runbooks.example.com/cancer-drift"}',
-        `retrain: {webhook: "${hook.url}/retrain", min_severity: P2}`,
+        'retrain: {channel: retrain-hook, min_severity: P2}',
       ].join('\n');
       assertOk(await call(app, 'POST', `${MON}/apply`, { yaml }));
       // Applied monitors are due at once: the scheduler's first run finds no traffic yet.
@@ -197,6 +199,17 @@ for (const { db, skip } of await testDatabases()) {
       assertOk(await call(app, 'POST', `${ALERTS}/silences/expire`, { silence_id: sid }));
       const silences = assertOk(await call(app, 'GET', `${ALERTS}/silences/list`)).silences;
       assert.equal(silences[0].active, false);
+      assertError(await call(app, 'POST', `${ALERTS}/silences/create`, { matchers: [{ label: 'rule', value: '(a+)+b', is_regex: true }], duration: '1h', comment: 'x' }), 'INVALID_PARAMETER_VALUE', /nested quantifiers/);
+      assertError(await call(app, 'POST', `${ALERTS}/silences/expire`, { silence_id: 999 }), 'RESOURCE_DOES_NOT_EXIST');
+    });
+
+    it('resolves the alerts of a deleted monitor', async () => {
+      await traffic(200, 200, 1.6);
+      await run();
+      assert.ok(assertOk(await call(app, 'GET', `${ALERTS}/list?status=firing`)).alerts.some((a: any) => a.labels.monitor === 'cancer-watch'));
+      assertOk(await call(app, 'DELETE', `${MON}/delete?name=cancer-watch`));
+      assert.deepEqual(assertOk(await call(app, 'GET', `${ALERTS}/list?status=firing`)).alerts.filter((a: any) => a.labels.monitor === 'cancer-watch'), []);
+      assertError(await call(app, 'POST', `${MON}/run`, { name: 'cancer-watch' }), 'RESOURCE_DOES_NOT_EXIST');
     });
   });
 }

@@ -8,6 +8,7 @@ import { assertError, assertOk, call } from '../support/inject.js';
 import { fixtureModel, registerModel } from '../support/models.js';
 import { cancerCsv, cancerTraffic } from '../support/monitoring.js';
 import { startTestPlatform, type TestPlatform } from '../support/platform.js';
+import { MonitoringSql } from '../../src/monitoring/monitoring.sql.js';
 
 const MON = '/api/capstan/monitors';
 
@@ -49,5 +50,19 @@ describe('monitors in sketch mode', () => {
     assert.equal(report.drift.columns.length, 32);
     const page = await call(app, 'GET', `${MON}/report?name=sketchy&format=html`);
     assert.match(page.text, /Sketch statistics/);
+  });
+
+  it('prunes logged predictions and runs older than the retention', async () => {
+    const sql = new MonitoringSql(tp.platform.db);
+    const count = async (table: string) => Number((await tp.platform.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))!.n);
+    const logs = await count('prediction_logs');
+    const runs = await count('monitor_runs');
+    assert.ok(logs > 0 && runs > 0);
+    await sql.prune(Date.now() - 3_600_000);
+    assert.equal(await count('prediction_logs'), logs, 'nothing is older than an hour yet');
+    await sql.prune(Date.now() + 120_000);
+    assert.equal(await count('prediction_logs'), 0);
+    assert.equal(await count('monitor_runs'), 0);
+    assert.equal(await count('serving_minutes'), 0);
   });
 });

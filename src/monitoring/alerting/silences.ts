@@ -46,6 +46,10 @@ export function checkMatcher(m: SilenceMatcher): void {
     throw invalidParam(`silence matcher ${m.label}: value must be a string`);
   }
   if (!m.isRegex) return;
+  // Patterns run on every evaluation: short ones without nested quantifiers keep that cheap.
+  if (m.value.length > 256 || /\([^)]*[+*][^)]*\)[+*{]/.test(m.value)) {
+    throw invalidParam(`silence matcher ${m.label}: regular expressions are limited to 256 characters without nested quantifiers such as (a+)+`);
+  }
   try {
     compile(m.value);
   } catch (err) {

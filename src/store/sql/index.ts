@@ -5,4 +5,4 @@ export { migrate, type MigrationResult } from './migrate.js';
 export { MIGRATIONS, type Migration } from './migrations.js';
 export { insertRows } from './bulk.js';
 export { isUniqueViolation, uniquely } from './unique.js';
-export { placeholders, storageRootAt } from './text.js';
+export { lockKeyOf, placeholders, storageRootAt } from './text.js';

@@ -414,6 +414,7 @@ export const MIGRATIONS: readonly Migration[] = [
         compute_ms ${t.double} NOT NULL,
         PRIMARY KEY (project_id, deployment, minute, model, version, replica)
       )${clustered}`,
+      'CREATE INDEX serving_minutes_by_minute ON serving_minutes (project_id, minute)',
       // What a model version's inputs and outputs looked like when it was made: mergeable sketches
       // per column, plus the rows themselves when few enough for exact statistics.
       `CREATE TABLE reference_profiles (

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Db } from './db.js';
 
 /** `?, ?, ?` for n bound parameters. */
@@ -18,3 +19,6 @@ export async function storageRootAt(db: Db, table: 'model_versions' | 'dataset_v
   );
   return row?.storage_root;
 }
+
+/** A 31-bit advisory-lock key for a name (PostgreSQL's pg_advisory_xact_lock takes a number). */
+export const lockKeyOf = (name: string): number => createHash('sha256').update(name).digest().readUInt32BE(0) >>> 1;

@@ -432,6 +432,7 @@ CREATE TABLE serving_minutes (
   latency_counts text NOT NULL,
   compute_ms double precision NOT NULL
 );
+CREATE INDEX serving_minutes_by_minute ON serving_minutes USING btree (project_id, minute);
 CREATE UNIQUE INDEX serving_minutes_pkey ON serving_minutes USING btree (project_id, deployment, minute, model, version, replica);
 CREATE TABLE signing_keys (
   key_id text NOT NULL,

@@ -406,6 +406,7 @@ CREATE TABLE serving_minutes (
   compute_ms REAL NOT NULL,
   PRIMARY KEY (project_id, deployment, minute, model, version, replica)
 ) WITHOUT ROWID;
+CREATE INDEX serving_minutes_by_minute ON serving_minutes (project_id, minute);
 CREATE TABLE signing_keys (
   key_id TEXT PRIMARY KEY,
   public_key TEXT NOT NULL,
