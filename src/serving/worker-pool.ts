@@ -131,10 +131,22 @@ export class WorkerPool {
     await Promise.allSettled(this.slots.map((slot) => this.send(slot, { op: 'unload', key })));
   }
 
-  /** Releases every session first: stopping a thread that still holds one can crash the process. */
+  /**
+   * Releases every session first: stopping a thread that still holds one can crash the process.
+   * So can stopping one still loading onnxruntime (a pool closed right after it was made, as
+   * `capstan keys rotate` does): every thread answers one message before it is stopped.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     for (const key of [...this.models.keys()]) await this.unload(key);
+    const settled = (slot: Slot) => new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 10_000);
+      this.send(slot, { op: 'unload', key: '' }).catch(() => undefined).finally(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await Promise.all(this.slots.map(settled));
     this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
