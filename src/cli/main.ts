@@ -28,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).serveCommand,
   drift: async () => (await import('./drift.js')).driftCommand,
   monitor: async () => (await import('./monitor.js')).monitorCommand,
+  pipelines: async () => (await import('./pipelines.js')).pipelinesCommand,
 };
 
 const HELP = `capstan — one service for the ML lifecycle
@@ -56,6 +57,7 @@ commands:
   serve         MODEL.onnx  (serve one ONNX file over V2 and V1 on its own, no database)
   drift         REFERENCE.csv CURRENT.csv  (drift and data-quality report, no server; --json, --html)
   monitor       apply | run | report | profile | feedback | alerts | silence | channel | cost | idle | budget
+  pipelines     validate | graph --mermaid | order  FILE  (pipeline files, checked without a server)
 
 Client commands take --url (or CAPSTAN_URL), --token (or CAPSTAN_TOKEN, else the stored login)
 and --project (or CAPSTAN_PROJECT).
