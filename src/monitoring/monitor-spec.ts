@@ -1,5 +1,6 @@
 import { invalidParam } from '../errors/index.js';
 import { num, obj, oneOf, onlyKeys, str, strings, type Obj } from '../spec/document.js';
+import { parseDuration } from '../spec/duration.js';
 import { LATENCY_BOUNDS_MS } from '../serving/index.js';
 
 export const SEVERITIES = ['P1', 'P2', 'P3'] as const;
@@ -73,12 +74,11 @@ const TOP_KEYS = ['name', 'deployment', 'description', 'schedule_seconds', 'wind
 const CLASSIFICATION_METRICS = ['accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'log_loss'];
 const REGRESSION_METRICS = ['mae', 'rmse', 'mape', 'r2'];
 
-/** `90s`, `15m`, `24h`, `7d` or a number of seconds. */
+/** `90s`, `15m`, `24h`, `7d`, `1h30m` or a number of seconds; otherwise an error naming `where`. */
 export function durationSeconds(v: unknown, where: string): number {
-  if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
-  const m = typeof v === 'string' ? /^(\d+)\s*(s|m|h|d)$/.exec(v.trim()) : null;
-  if (!m || Number(m[1]) <= 0) throw invalidParam(`${where} must be a duration like 90s, 15m, 24h or 7d; got ${JSON.stringify(v)}.`);
-  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  const seconds = parseDuration(v);
+  if (seconds === null) throw invalidParam(`${where} must be a duration like 90s, 15m, 24h or 7d; got ${JSON.stringify(v)}.`);
+  return seconds;
 }
 
 function severity(o: Obj, where: string, dflt: Severity): Severity {

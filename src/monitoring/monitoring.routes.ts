@@ -1,7 +1,6 @@
-import { invalidParam } from '../errors/index.js';
 import { pageSize, type Fields } from '../server/fields.js';
 import { defineRoute, type RouteContext, type RouteDef } from '../server/route.js';
-import { parseYamlDocument } from '../spec/yaml.js';
+import { appliedDocument } from '../spec/yaml.js';
 import type { MonitoringService } from './monitoring.service.js';
 import type { StoredMonitor } from './monitoring.sql.js';
 import { monitorReportHtml } from './monitor-report-html.js';
@@ -11,6 +10,10 @@ const BASE = '/api/capstan/monitors';
 const NAME: Fields = { name: { type: 'string', required: true, doc: 'The monitor.' } };
 const pid = (ctx: RouteContext) => ctx.project.projectId;
 const onMonitor = (action: 'read' | 'write' | 'delete') => ({ action, resource: (i: Input, ctx: RouteContext) => ({ kind: 'monitor' as const, id: typeof i.name === 'string' ? i.name : undefined, projectId: ctx.project.projectId }) });
+
+/** A report as its self-contained page: no script, nothing fetched, inline styles only. */
+const sendReportPage = (ctx: RouteContext, report: unknown) =>
+  ctx.reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").send(monitorReportHtml(report as Record<string, any>));
 
 export const monitorToWire = (m: StoredMonitor) => ({ name: m.name, spec: m.spec, next_run_time: m.nextRunTime, created_time: m.createdTime, updated_time: m.updatedTime, updated_by: m.updatedBy });
 
@@ -22,9 +25,7 @@ export function monitoringRoutes(svc: MonitoringService, flush: () => Promise<vo
       fields: { spec: { type: 'any', doc: 'The monitor document as an object.' }, yaml: { type: 'string', doc: 'The monitor document as YAML text (what `capstan monitor apply -f` sends).' } },
       access: { action: 'write', resource: (i: Input, ctx) => ({ kind: 'monitor', id: typeof i.spec?.name === 'string' ? i.spec.name : undefined, projectId: ctx.project.projectId }) },
       handler: async (i, ctx) => {
-        if ((i.spec === undefined) === (i.yaml === undefined)) throw invalidParam("Send exactly one of 'spec' (an object) or 'yaml' (text).");
-        const doc = i.yaml !== undefined ? parseYamlDocument(i.yaml, 'The monitor file') : i.spec;
-        return { monitor: monitorToWire(await svc.apply(pid(ctx), doc, ctx.principal.name)) };
+        return { monitor: monitorToWire(await svc.apply(pid(ctx), appliedDocument(i, 'The monitor file'), ctx.principal.name)) };
       },
     }),
     defineRoute({
@@ -61,7 +62,7 @@ export function monitoringRoutes(svc: MonitoringService, flush: () => Promise<vo
       fields: { ...NAME, run_id: { type: 'int', doc: 'Default: the latest run.' }, format: { type: 'string', enum: ['json', 'html'], doc: 'json (default) or html.' } }, access: onMonitor('read'),
       handler: async (i, ctx) => {
         const r = await svc.report(pid(ctx), i.name, i.run_id ?? null);
-        if (i.format === 'html') return ctx.reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").send(monitorReportHtml(r.report as Record<string, any>));
+        if (i.format === 'html') return sendReportPage(ctx, r.report);
         return { run_id: r.runId, report: r.report };
       },
     }),
@@ -72,7 +73,7 @@ export function monitoringRoutes(svc: MonitoringService, flush: () => Promise<vo
       handler: async (i, ctx) => {
         await flush();
         const report = await svc.deploymentReport(pid(ctx), i.deployment, i.window ?? '24h');
-        if (i.format === 'html') return ctx.reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").send(monitorReportHtml(report as Record<string, any>));
+        if (i.format === 'html') return sendReportPage(ctx, report);
         return { report };
       },
     }),

@@ -2,7 +2,7 @@ import { invalidParam } from '../errors/index.js';
 import { pageSize, type Fields } from '../server/fields.js';
 import { defineRoute, type RouteContext, type RouteDef } from '../server/route.js';
 import { onDeployment } from './inference.routes.js';
-import { deploymentDocument } from './deployment-yaml.js';
+import { appliedDocument } from '../spec/yaml.js';
 import type { StoredDeployment } from './deployment-types.js';
 import type { DeploymentService } from './deployments.service.js';
 import type { LiveDeployment } from './live-deployment.js';
@@ -59,9 +59,7 @@ export function deploymentRoutes(svc: DeploymentService, runtime: ServingRuntime
       fields: { spec: { type: 'any', doc: 'The deployment document as an object.' }, yaml: { type: 'string', doc: 'The deployment document as YAML text (what `capstan deploy -f` sends).' } },
       access: { action: 'deploy', resource: (i: Input, ctx) => ({ kind: 'deployment', id: typeof i.spec?.name === 'string' ? i.spec.name : undefined, projectId: ctx.project.projectId }) },
       handler: async (i, ctx) => {
-        if ((i.spec === undefined) === (i.yaml === undefined)) throw invalidParam("Send exactly one of 'spec' (an object) or 'yaml' (text).");
-        const doc = i.yaml !== undefined ? deploymentDocument(i.yaml) : i.spec;
-        return answer(ctx, await svc.apply(pid(ctx), doc, { name: ctx.principal.name }));
+        return answer(ctx, await svc.apply(pid(ctx), appliedDocument(i, 'The deployment file'), { name: ctx.principal.name }));
       },
     }),
     defineRoute({

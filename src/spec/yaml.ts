@@ -12,3 +12,9 @@ export function parseYamlDocument(text: string, what: string): unknown {
     throw invalidParam(`${what} is not valid YAML: ${(err as Error).message}`);
   }
 }
+
+/** An apply request's document: exactly one of `spec` (an object) or `yaml` (text of the file). */
+export function appliedDocument(input: { spec?: unknown; yaml?: unknown }, what: string): unknown {
+  if ((input.spec === undefined) === (input.yaml === undefined)) throw invalidParam("Send exactly one of 'spec' (an object) or 'yaml' (text).");
+  return input.yaml !== undefined ? parseYamlDocument(String(input.yaml), what) : input.spec;
+}

@@ -1,24 +1,11 @@
 // Quantities written the way Kubernetes and CI files write them: durations (`90s`, `30m`, `1h30m`,
 // or a number of seconds), CPU (`2`, `0.5`, `500m`) and memory (`4Gi`, `512Mi`, `1G`, or bytes).
 
-/** A duration of days, hours, minutes and seconds, in that order, each optional but at least one. */
-export const DURATION_PATTERN = '^(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?$';
+export { DURATION_PATTERN, parseDuration } from '../../spec/duration.js';
 export const CPU_PATTERN = '^(?:[0-9]+m|[0-9]+(?:\\.[0-9]+)?)$';
 export const MEMORY_PATTERN = '^[0-9]+(?:\\.[0-9]+)?(?:Ki|Mi|Gi|Ti|k|K|M|G|T)?$';
 
-const DURATION = /^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$/;
-const UNIT_SECONDS = [86_400, 3600, 60, 1];
 const MEMORY_UNITS: Record<string, number> = { '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
-
-/** Seconds in a duration; null when it is not one or is not positive. */
-export function parseDuration(v: unknown): number | null {
-  if (typeof v === 'number') return Number.isInteger(v) && v > 0 ? v : null;
-  if (typeof v !== 'string' || v === '') return null;
-  const m = DURATION.exec(v);
-  if (!m) return null;
-  const seconds = m.slice(1).reduce((sum, part, i) => sum + (part ? Number(part) * UNIT_SECONDS[i] : 0), 0);
-  return seconds > 0 && Number.isSafeInteger(seconds) ? seconds : null;
-}
 
 /** Thousandths of a core; null when it is not a CPU quantity of at least 1m. */
 export function parseCpu(v: unknown): number | null {
