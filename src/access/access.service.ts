@@ -175,6 +175,21 @@ export class AccessService {
     return { value, info: (await this.store.token(tokenId))! };
   }
 
+  /**
+   * A token for the processes one pipeline run starts: the rights of the account that started the
+   * run, restricted to its project, without admin, expiring on its own and revoked when the run ends.
+   */
+  async mintRunToken(principalId: number, projectId: number, name: string, ttlMs: number): Promise<{ value: string; tokenId: number }> {
+    const value = newTokenValue();
+    const now = this.now();
+    const tokenId = await this.store.createToken({ principalId, name, kind: 'api', tokenHash: tokenHash(value), scopes: ['read', 'write', 'deploy'], projectId, expiresAt: now + ttlMs }, now);
+    return { value, tokenId };
+  }
+
+  async revokeRunToken(tokenId: number): Promise<void> {
+    await this.store.revokeToken(tokenId, this.now());
+  }
+
   /** Owners see every token; others their own and, as project admins, their project's robot tokens. */
   async listTokens(caller: Principal): Promise<TokenInfo[]> {
     if (caller.isOwner) return this.store.listTokens();

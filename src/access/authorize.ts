@@ -57,7 +57,7 @@ export interface Principal {
  * only owners act there. A route acting on several objects returns several resources.
  */
 export interface Resource {
-  kind: 'server' | 'project' | 'experiment' | 'run' | 'artifact' | 'token' | 'secret' | 'member' | 'model' | 'dataset' | 'policy' | 'deployment' | 'monitor';
+  kind: 'server' | 'project' | 'experiment' | 'run' | 'artifact' | 'token' | 'secret' | 'member' | 'model' | 'dataset' | 'policy' | 'deployment' | 'monitor' | 'pipeline';
   projectId: number | null;
   id?: string;
 }

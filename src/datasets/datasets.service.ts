@@ -125,6 +125,14 @@ export class DatasetService {
     return bytes.toString('utf8');
   }
 
+  /** One stored file of a dataset version as a stream; the blob store checks its sha256 at the end of the read. */
+  async openFile(projectId: number, name: string, version: number, path: string): Promise<Readable> {
+    const v = await this.get(projectId, name, version);
+    if (v.source.startsWith('s3://')) throw invalidParam(`Dataset ${name} version ${version} lives in ${v.source}; steps read it from there.`);
+    if (!v.files.some((f) => f.path === path)) throw invalidParam(`Dataset ${name} version ${version} has no file '${path}'.`);
+    return (await this.blobs.get(fileKey(v.storageRoot, v.files, path))).body;
+  }
+
   /** Registers the files at the source; the same content under the same name is the same version. */
   async register(projectId: number, req: RegisterRequest): Promise<{ version: DatasetVersion; created: boolean }> {
     checkDatasetName(req.name);

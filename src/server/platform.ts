@@ -20,6 +20,7 @@ import { maintenanceRoutes } from './maintenance.routes.js';
 import { systemRoutes } from './system.routes.js';
 import { createServing, executionProviders, parseDeploymentSpec } from '../serving/index.js';
 import { createMonitoring } from '../monitoring/index.js';
+import { createPipelines, type Pipelines } from '../pipelines/index.js';
 import { capstanVersion } from './version.js';
 
 export interface Platform {
@@ -29,6 +30,7 @@ export interface Platform {
   logger: Logger;
   access: AccessParts;
   audit: AuditLog;
+  pipelines: Pipelines;
   /** Stops accepting work, lets in-flight requests finish, closes stores. Idempotent. */
   close(): Promise<void>;
 }
@@ -103,6 +105,14 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     flush: () => serving.flush(),
     usesGpu: executionProviders(config).includes('cuda'),
   });
+  const pipelines = createPipelines({
+    config, db, logger, blobs, tracking, projectName,
+    secrets: (projectId, names) => access.secrets.resolveForRuntime(projectId, names),
+    dataset: (projectId, name, version) => datasets.get(projectId, name, version),
+    openDatasetFile: (projectId, name, version, file) => datasets.openFile(projectId, name, version, file),
+    mintToken: async (principalId, projectId, name, ttlMs) => (config['auth.mode'] === 'on' ? access.service.mintRunToken(principalId, projectId, name, ttlMs) : null),
+    revokeToken: (tokenId) => access.service.revokeRunToken(tokenId),
+  });
   let draining = false;
   const routes: RouteDef[] = [];
   routes.push(
@@ -117,6 +127,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     ...maintenanceRoutes({ blobs, registry, datasets, policies, tracking: new TrackingReferences(db), deployedIn: (id) => serving.deployedIn(id) }),
     ...serving.routes,
     ...monitoring.routes,
+    ...pipelines.routes,
     ...accessRoutes(access.service, access.secrets, audit),
   );
   const app = await buildApp({
@@ -126,12 +137,14 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
 
   await serving.start();
   monitoring.start();
+  pipelines.start();
 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
       draining = true;
       await app.close();
+      await pipelines.close();
       await monitoring.close();
       await serving.close();
       await access.close();
@@ -139,5 +152,5 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
       await db.close();
       await tracing.shutdown();
     })());
-  return { app, db, blobs, logger, access, audit, close };
+  return { app, db, blobs, logger, access, audit, pipelines, close };
 }

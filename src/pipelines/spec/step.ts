@@ -269,7 +269,7 @@ function readMatrix(c: Ctx, node: Node | null, name: string): Matrix | null {
 function readCache(c: Ctx, node: Node | null): CachePolicy {
   const path = childPath(c.path, 'cache');
   const n = c.r.deref(node);
-  if (n === null) return { enabled: false, ttlSeconds: null };
+  if (n === null) return { enabled: true, ttlSeconds: null };
   if (isScalar(n)) {
     const enabled = c.r.boolean(n, path);
     return { enabled: enabled ?? false, ttlSeconds: null };

@@ -513,4 +513,99 @@ export const MIGRATIONS: readonly Migration[] = [
       )${clustered}`,
     ],
   },
+  {
+    version: 6,
+    name: 'pipelines',
+    statements: ({ types: t, clusteredTableSuffix: clustered }) => [
+      // An applied pipeline: its file and its triggers, by name within a project.
+      `CREATE TABLE pipelines (
+        project_id ${t.bigint} NOT NULL,
+        name ${t.text} NOT NULL,
+        source ${t.text} NOT NULL,
+        created_time ${t.bigint} NOT NULL,
+        updated_time ${t.bigint} NOT NULL,
+        updated_by ${t.text} NOT NULL,
+        principal_id ${t.bigint},
+        PRIMARY KEY (project_id, name)
+      )${clustered}`,
+      // One run of a pipeline file. The replica executing it holds a lease it renews; a run whose
+      // lease lapsed (its replica died) is taken over by another replica or the restarted one.
+      `CREATE TABLE pipeline_runs (
+        run_id ${t.text} PRIMARY KEY,
+        project_id ${t.bigint} NOT NULL,
+        pipeline ${t.text} NOT NULL,
+        source ${t.text} NOT NULL,
+        params ${t.text} NOT NULL,
+        status ${t.text} NOT NULL,
+        trigger_kind ${t.text} NOT NULL,
+        trigger_detail ${t.text} NOT NULL,
+        runner ${t.text} NOT NULL,
+        use_cache ${t.bigint} NOT NULL,
+        mlflow_run_id ${t.text} NOT NULL,
+        created_by ${t.text} NOT NULL,
+        principal_id ${t.bigint},
+        created_time ${t.bigint} NOT NULL,
+        started_time ${t.bigint},
+        finished_time ${t.bigint},
+        message ${t.text} NOT NULL,
+        owner ${t.text} NOT NULL,
+        lease_until ${t.bigint} NOT NULL,
+        cancel_requested ${t.bigint} NOT NULL
+      )${clustered}`,
+      'CREATE INDEX pipeline_runs_by_project ON pipeline_runs (project_id, created_time)',
+      'CREATE INDEX pipeline_runs_by_status ON pipeline_runs (status, lease_until)',
+      // Each step instance of a run (a matrix step has one row per combination), in plan order.
+      `CREATE TABLE pipeline_steps (
+        run_id ${t.text} NOT NULL,
+        idx ${t.bigint} NOT NULL,
+        step ${t.text} NOT NULL,
+        instance ${t.text} NOT NULL,
+        status ${t.text} NOT NULL,
+        attempts ${t.bigint} NOT NULL,
+        mlflow_run_id ${t.text} NOT NULL,
+        cache_key ${t.text} NOT NULL,
+        cached_from ${t.text} NOT NULL,
+        exit_code ${t.bigint},
+        message ${t.text} NOT NULL,
+        outputs ${t.text} NOT NULL,
+        metrics ${t.text} NOT NULL,
+        started_time ${t.bigint},
+        finished_time ${t.bigint},
+        PRIMARY KEY (run_id, idx)
+      )${clustered}`,
+      `CREATE TABLE pipeline_logs (
+        log_id ${t.id},
+        run_id ${t.text} NOT NULL,
+        idx ${t.bigint} NOT NULL,
+        attempt ${t.bigint} NOT NULL,
+        time ${t.bigint} NOT NULL,
+        stream ${t.text} NOT NULL,
+        line ${t.text} NOT NULL
+      )`,
+      'CREATE INDEX pipeline_logs_by_run ON pipeline_logs (run_id, log_id)',
+      // Results a later run with the same step key may reuse instead of running the step again.
+      `CREATE TABLE pipeline_cache (
+        project_id ${t.bigint} NOT NULL,
+        cache_key ${t.text} NOT NULL,
+        outputs ${t.text} NOT NULL,
+        metrics ${t.text} NOT NULL,
+        mlflow_run_id ${t.text} NOT NULL,
+        created_time ${t.bigint} NOT NULL,
+        PRIMARY KEY (project_id, cache_key)
+      )${clustered}`,
+      // What starts a pipeline besides a person: a schedule, a dataset version, an alias move, an
+      // alert, a webhook. last_seen is what the trigger saw last; it and next_time move by
+      // compare-and-set so exactly one replica fires each event.
+      `CREATE TABLE pipeline_triggers (
+        project_id ${t.bigint} NOT NULL,
+        pipeline ${t.text} NOT NULL,
+        trigger_key ${t.text} NOT NULL,
+        kind ${t.text} NOT NULL,
+        config ${t.text} NOT NULL,
+        next_time ${t.bigint} NOT NULL,
+        last_seen ${t.text} NOT NULL,
+        PRIMARY KEY (project_id, pipeline, trigger_key)
+      )${clustered}`,
+    ],
+  },
 ];
