@@ -95,7 +95,7 @@ interface Principal {
 function resourceProject(op: Operation): string | null {
   if (!op.path.startsWith('/api/capstan/')) return 'p';
   // The registry, datasets, lineage and deployments act inside the request's project.
-  if (/^\/api\/capstan\/(registry|datasets|lineage|deployments|monitors|alerts|cost)\//.test(op.path)) return 'p';
+  if (/^\/api\/capstan\/(registry|datasets|lineage|deployments|monitors|alerts|cost|pipelines)\//.test(op.path)) return 'p';
   const onProject = op.path.startsWith('/api/capstan/projects/{project}/') || (op.path === '/api/capstan/projects/{project}' && op.method !== 'DELETE');
   return onProject ? 'p' : null;
 }
@@ -157,6 +157,10 @@ const OVERRIDES: Record<string, () => Record<string, unknown>> = {
   'GET /api/capstan/cost/report': () => ({}),
   'GET /api/capstan/cost/idle': () => ({}),
   'POST /api/capstan/cost/budget': () => ({ monthly_limit: 100 }),
+  'POST /api/capstan/pipelines/validate': () => ({ yaml: 'name: p\nsteps:\n  a:\n    run: echo\n' }),
+  'POST /api/capstan/pipelines/apply': () => ({ yaml: `name: ${unique()}\nsteps:\n  a:\n    run: echo\n` }),
+  'POST /api/capstan/pipelines/runs/create': () => ({ yaml: `name: ${unique()}\nsteps:\n  a:\n    run: 'true'\n` }),
+  'GET /api/capstan/pipelines/runs/logs': () => ({ run_id: unique() }),
 };
 
 function valueFor(name: string, schema: Schema, table: Record<string, unknown>, where: string): unknown {

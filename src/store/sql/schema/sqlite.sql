@@ -267,6 +267,87 @@ CREATE TABLE params (
   PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX params_value ON params (value);
+CREATE TABLE pipeline_cache (
+  project_id INTEGER NOT NULL,
+  cache_key TEXT NOT NULL,
+  outputs TEXT NOT NULL,
+  metrics TEXT NOT NULL,
+  mlflow_run_id TEXT NOT NULL,
+  created_time INTEGER NOT NULL,
+  PRIMARY KEY (project_id, cache_key)
+) WITHOUT ROWID;
+CREATE TABLE pipeline_logs (
+  log_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  time INTEGER NOT NULL,
+  stream TEXT NOT NULL,
+  line TEXT NOT NULL
+);
+CREATE INDEX pipeline_logs_by_run ON pipeline_logs (run_id, log_id);
+CREATE TABLE pipeline_runs (
+  run_id TEXT PRIMARY KEY,
+  project_id INTEGER NOT NULL,
+  pipeline TEXT NOT NULL,
+  source TEXT NOT NULL,
+  params TEXT NOT NULL,
+  status TEXT NOT NULL,
+  trigger_kind TEXT NOT NULL,
+  trigger_detail TEXT NOT NULL,
+  runner TEXT NOT NULL,
+  use_cache INTEGER NOT NULL,
+  mlflow_run_id TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  principal_id INTEGER,
+  created_time INTEGER NOT NULL,
+  started_time INTEGER,
+  finished_time INTEGER,
+  message TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  lease_until INTEGER NOT NULL,
+  cancel_requested INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX pipeline_runs_by_project ON pipeline_runs (project_id, created_time);
+CREATE INDEX pipeline_runs_by_status ON pipeline_runs (status, lease_until);
+CREATE TABLE pipeline_steps (
+  run_id TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  step TEXT NOT NULL,
+  instance TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  mlflow_run_id TEXT NOT NULL,
+  cache_key TEXT NOT NULL,
+  cached_from TEXT NOT NULL,
+  exit_code INTEGER,
+  message TEXT NOT NULL,
+  outputs TEXT NOT NULL,
+  metrics TEXT NOT NULL,
+  started_time INTEGER,
+  finished_time INTEGER,
+  PRIMARY KEY (run_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE pipeline_triggers (
+  project_id INTEGER NOT NULL,
+  pipeline TEXT NOT NULL,
+  trigger_key TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  config TEXT NOT NULL,
+  next_time INTEGER NOT NULL,
+  last_seen TEXT NOT NULL,
+  PRIMARY KEY (project_id, pipeline, trigger_key)
+) WITHOUT ROWID;
+CREATE TABLE pipelines (
+  project_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  source TEXT NOT NULL,
+  created_time INTEGER NOT NULL,
+  updated_time INTEGER NOT NULL,
+  updated_by TEXT NOT NULL,
+  principal_id INTEGER,
+  PRIMARY KEY (project_id, name)
+) WITHOUT ROWID;
 CREATE TABLE prediction_feedback (
   project_id INTEGER NOT NULL,
   deployment TEXT NOT NULL,
