@@ -57,7 +57,7 @@ commands:
   serve         MODEL.onnx  (serve one ONNX file over V2 and V1 on its own, no database)
   drift         REFERENCE.csv CURRENT.csv  (drift and data-quality report, no server; --json, --html)
   monitor       apply | run | report | profile | feedback | alerts | silence | channel | cost | idle | budget
-  pipelines     validate | graph --mermaid | order  FILE  (pipeline files, checked without a server)
+  pipelines     validate | graph | order FILE (no server) | run | apply | runs | status | logs -f | cancel | retry
 
 Client commands take --url (or CAPSTAN_URL), --token (or CAPSTAN_TOKEN, else the stored login)
 and --project (or CAPSTAN_PROJECT).

@@ -1,5 +1,5 @@
 import type { NewTokenRequest, WireAccount, WireAuditEvent, WireAuditVerdict, WireProject, WireSecret, WireToken } from './access.client.js';
-import { MonitoringClient } from './monitoring.client.js';
+import { PipelinesClient } from './pipelines.client.js';
 import { UploadBody } from './registry.client.js';
 
 /** Typed HTTP client for Capstan's API, used by the CLI and by users' TypeScript code. */
@@ -79,7 +79,7 @@ export interface WireGcReport {
   bytes_removed: number;
 }
 
-export class CapstanClient extends MonitoringClient {
+export class CapstanClient extends PipelinesClient {
   private readonly base: string;
   private readonly doFetch: typeof fetch;
 

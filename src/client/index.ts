@@ -10,3 +10,4 @@ export {
 } from './datasets.client.js';
 export * from './serving.client.js';
 export * from './monitoring.client.js';
+export * from './pipelines.client.js';

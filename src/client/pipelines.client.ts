@@ -1,0 +1,103 @@
+/**
+ * The pipelines part of the typed client: files applied by name, runs, their steps and logs
+ * (/api/capstan/pipelines/...). CapstanClient extends this class and supplies the transport.
+ */
+import { MonitoringClient } from './monitoring.client.js';
+
+const PIPELINES = '/api/capstan/pipelines';
+const query = (o: Record<string, string | number | undefined>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+
+export interface WirePipelineRun {
+  run_id: string;
+  pipeline: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  params: Record<string, unknown>;
+  trigger: { kind: string; detail: unknown };
+  runner: string;
+  use_cache: boolean;
+  mlflow_run_id: string;
+  created_by: string;
+  created_time: number;
+  started_time: number | null;
+  finished_time: number | null;
+  message: string;
+}
+
+export interface WirePipelineStep {
+  idx: number;
+  step: string;
+  instance: string;
+  status: 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+  attempts: number;
+  mlflow_run_id: string;
+  cache_key: string;
+  cached_from: string | null;
+  exit_code: number | null;
+  message: string;
+  metrics: Record<string, number>;
+  outputs: Record<string, { run_id: string; artifact_path: string; files: string[]; is_dir: boolean }>;
+  started_time: number | null;
+  finished_time: number | null;
+}
+
+export interface WireLogLine {
+  log_id: number;
+  step: string;
+  attempt: number;
+  time: number;
+  stream: 'stdout' | 'stderr' | 'system';
+  line: string;
+}
+
+export interface StartPipelineRequest {
+  yaml?: string;
+  pipeline?: string;
+  params?: Record<string, unknown> | string[];
+  cache?: boolean;
+}
+
+export abstract class PipelinesClient extends MonitoringClient {
+  async validatePipeline(yaml: string, file?: string): Promise<{ valid: boolean; name: string | null; errors: Array<{ path: string; line: number; column: number; message: string }> }> {
+    return this.call('POST', `${PIPELINES}/validate`, { yaml, file });
+  }
+
+  async applyPipeline(yaml: string): Promise<{ name: string; steps: string[]; params: string[] }> {
+    return (await this.call<{ pipeline: { name: string; steps: string[]; params: string[] } }>('POST', `${PIPELINES}/apply`, { yaml })).pipeline;
+  }
+
+  async listPipelines(): Promise<Array<{ name: string; updated_time: number; updated_by: string }>> {
+    return (await this.call<{ pipelines: Array<{ name: string; updated_time: number; updated_by: string }> }>('GET', `${PIPELINES}/list`)).pipelines;
+  }
+
+  async deletePipeline(name: string): Promise<void> {
+    await this.call('DELETE', `${PIPELINES}/delete`, undefined, { name });
+  }
+
+  async startPipelineRun(req: StartPipelineRequest): Promise<WirePipelineRun> {
+    return (await this.call<{ run: WirePipelineRun }>('POST', `${PIPELINES}/runs/create`, req)).run;
+  }
+
+  async listPipelineRuns(filter: { pipeline?: string; status?: string; max_results?: number } = {}): Promise<WirePipelineRun[]> {
+    return (await this.call<{ runs: WirePipelineRun[] }>('GET', `${PIPELINES}/runs/list`, undefined, query(filter))).runs;
+  }
+
+  async getPipelineRun(runId: string): Promise<{ run: WirePipelineRun; steps: WirePipelineStep[] }> {
+    return this.call('GET', `${PIPELINES}/runs/get`, undefined, { run_id: runId });
+  }
+
+  async pipelineRunLogs(runId: string, opts: { after?: number; step?: string; wait_ms?: number; max_results?: number } = {}): Promise<{ lines: WireLogLine[]; next_after: number; status: WirePipelineRun['status'] }> {
+    return this.call('GET', `${PIPELINES}/runs/logs`, undefined, query({ run_id: runId, ...opts }));
+  }
+
+  async cancelPipelineRun(runId: string): Promise<WirePipelineRun> {
+    return (await this.call<{ run: WirePipelineRun }>('POST', `${PIPELINES}/runs/cancel`, { run_id: runId })).run;
+  }
+
+  async retryPipelineRun(runId: string): Promise<WirePipelineRun> {
+    return (await this.call<{ run: WirePipelineRun }>('POST', `${PIPELINES}/runs/retry`, { run_id: runId })).run;
+  }
+
+  async clearPipelineCache(): Promise<number> {
+    return (await this.call<{ deleted: number }>('POST', `${PIPELINES}/cache/clear`)).deleted;
+  }
+}
