@@ -73,6 +73,16 @@ export class AlertsSql {
     await tx.run('INSERT INTO alert_events (alert_id, time, kind, detail) VALUES (?, ?, ?, ?)', [Number(row!.alert_id), a.updatedTime, event.kind, JSON.stringify(event.detail)]);
   }
 
+  /** Alerts that started firing after an event id, oldest first (what pipeline alert triggers watch). */
+  async firedSince(projectId: number, afterEventId: number, limit = 1000): Promise<Array<{ eventId: number; alertId: number; severity: string; labels: Record<string, string>; summary: string }>> {
+    const rows = await this.db.all<Record<string, unknown>>(
+      `SELECT e.event_id, a.alert_id, a.severity, a.labels, a.summary FROM alert_events e JOIN alerts a ON a.alert_id = e.alert_id
+       WHERE a.project_id = ? AND e.event_id > ? AND e.kind = 'firing' ORDER BY e.event_id LIMIT ?`,
+      [projectId, afterEventId, limit],
+    );
+    return rows.map((r) => ({ eventId: Number(r.event_id), alertId: Number(r.alert_id), severity: String(r.severity), labels: JSON.parse(String(r.labels)), summary: String(r.summary) }));
+  }
+
   async events(alertId: number, limit: number): Promise<{ time: number; kind: string; detail: unknown }[]> {
     const rows = await this.db.all<R>('SELECT time, kind, detail FROM alert_events WHERE alert_id = ? ORDER BY event_id DESC LIMIT ?', [alertId, limit]);
     return rows.map((r) => ({ time: Number(r.time), kind: String(r.kind), detail: JSON.parse(String(r.detail)) }));

@@ -36,6 +36,8 @@ export interface Monitoring {
   routes: RouteDef[];
   service: MonitoringService;
   scheduler: MonitorScheduler;
+  /** Alerts that started firing after an event id (pipeline alert triggers). */
+  firedSince: AlertsSql['firedSince'];
   start(): void;
   close(): Promise<void>;
 }
@@ -69,6 +71,7 @@ export function createMonitoring(deps: MonitoringDeps): Monitoring {
   return {
     routes: [...monitoringRoutes(service, deps.flush), ...alertingRoutes(alertsSql, alerts, cost)],
     service, scheduler,
+    firedSince: (projectId, after, limit) => alertsSql.firedSince(projectId, after, limit),
     start: () => scheduler.start(),
     close: () => scheduler.stop(),
   };

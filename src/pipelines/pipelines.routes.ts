@@ -1,4 +1,4 @@
-import { invalidParam } from '../errors/index.js';
+import { AppError, invalidParam } from '../errors/index.js';
 import { pageSize, type Fields } from '../server/fields.js';
 import { defineRoute, type RouteContext, type RouteDef } from '../server/route.js';
 import { parsePipeline } from './spec/index.js';
@@ -37,8 +37,35 @@ function overrides(value: unknown): Record<string, string> | string[] {
   throw invalidParam("'params' must be an object of name → value or a list of NAME=VALUE strings.");
 }
 
-export function pipelineRoutes(svc: PipelinesService): RouteDef[] {
+const MAX_WEBHOOK_BYTES = 1024 * 1024;
+
+async function readBody(stream: AsyncIterable<unknown>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of stream) {
+    size += (c as Buffer).length;
+    if (size > MAX_WEBHOOK_BYTES) throw new AppError('PAYLOAD_TOO_LARGE', `A webhook body is limited to ${MAX_WEBHOOK_BYTES} bytes.`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function pipelineRoutes(svc: PipelinesService, projectId: (name: string) => Promise<number>): RouteDef[] {
   return [
+    defineRoute({
+      method: 'POST', path: `${BASE}/webhook/:project/:name`, tag: 'pipelines', rawBody: true,
+      summary: "Start a run of an applied pipeline from a signed webhook (X-Capstan-Signature: sha256=HMAC of the body under the trigger's secret); a JSON body may carry params",
+      access: { public: "the request is signed with the pipeline's webhook secret, which the trigger checks before starting anything; senders (CI systems, Git hosts) hold no Capstan token" },
+      handler: async (_i, ctx) => {
+        const params = ctx.request.params as Record<string, string>;
+        const body = await readBody(ctx.request.raw);
+        const headers = ctx.request.headers;
+        const signature = (headers['x-capstan-signature'] ?? headers['x-hub-signature-256']) as string | undefined;
+        if (!svc.triggers) throw new AppError('INVALID_STATE', 'Triggers are not running on this server.');
+        const run = (await svc.triggers.webhook(await projectId(params.project!), params.name!, body, signature)) as PipelineRunRow;
+        return { run: runToWire(run) };
+      },
+    }),
     defineRoute({
       method: 'POST', path: `${BASE}/validate`, tag: 'pipelines', summary: 'Check a pipeline file: every problem with its line and column (nothing stored)',
       fields: { yaml: { type: 'string', required: true, doc: 'The pipeline file.' }, file: { type: 'string', doc: 'Its name, for messages.' } },

@@ -5,6 +5,7 @@ import { assertValidPipeline, expandMatrix, resolveParams, type Pipeline } from 
 import type { LogLine, PipelinesSql } from './pipelines.sql.js';
 import { RunExecution, type EngineDeps } from './run/engine.js';
 import type { PipelineTracking } from './tracked.js';
+import type { Triggers } from './triggers/triggers.js';
 import type { PipelineRunRow, RunStatus, StepRow } from './types.js';
 
 export interface SubmitRequest {
@@ -42,6 +43,8 @@ export class PipelinesService {
   private dispatching: Promise<void> | null = null;
   private stopped = true;
   private readonly logger: Logger;
+  /** Set once wired: triggers start runs through this service. */
+  triggers: Triggers | null = null;
 
   constructor(readonly sql: PipelinesSql, private readonly deps: PipelineEngineDeps) {
     this.logger = deps.logger;
@@ -53,7 +56,12 @@ export class PipelinesService {
 
   async apply(projectId: number, source: string, by: string, principalId: number | null): Promise<Pipeline> {
     const pipeline = this.parse(source);
-    await this.sql.putPipeline({ projectId, name: pipeline.name, source, by, principalId, now: Date.now() });
+    const now = Date.now();
+    const rows = this.triggers ? await this.triggers.rowsFor(projectId, pipeline.triggers, now) : [];
+    await this.sql.db.transaction(async (tx) => {
+      await this.sql.putPipeline({ projectId, name: pipeline.name, source, by, principalId, now }, tx);
+      await this.sql.setTriggers(projectId, pipeline.name, rows, tx);
+    });
     return pipeline;
   }
 
@@ -147,6 +155,7 @@ export class PipelinesService {
   /** Claims queued runs and runs whose owner's lease lapsed, up to this replica's limit. */
   async dispatch(): Promise<void> {
     try {
+      await this.triggers?.tick(Date.now());
       const room = this.deps.maxRuns - this.executing.size;
       if (room <= 0) return;
       for (const runId of await this.sql.claimable(Date.now(), room)) {

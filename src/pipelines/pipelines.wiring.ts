@@ -19,6 +19,7 @@ import type { ResolvedDataset } from './run/prepare.js';
 import type { StepRunner } from './run/task.js';
 import type { Pipeline } from './spec/index.js';
 import { PipelineTracking } from './tracked.js';
+import { Triggers, type TriggerSources } from './triggers/triggers.js';
 import type { PipelineRunRow } from './types.js';
 
 export interface PipelinesDeps {
@@ -34,6 +35,9 @@ export interface PipelinesDeps {
   /** A token for a run's steps (null with authentication off). */
   mintToken(principalId: number, projectId: number, name: string, ttlMs: number): Promise<{ value: string; tokenId: number } | null>;
   revokeToken(tokenId: number): Promise<void>;
+  /** What triggers watch: datasets, aliases, alerts; and the secrets webhooks are signed with. */
+  triggerSources: TriggerSources;
+  projectId(name: string): Promise<number>;
   /** Runners other than local, by kind, made on first use. */
   extraRunners?: Partial<Record<'kubernetes' | 'workers', () => StepRunner>>;
 }
@@ -120,8 +124,12 @@ export function createPipelines(deps: PipelinesDeps): Pipelines {
       if (token) await deps.revokeToken(token.tokenId);
     },
   });
+  service.triggers = new Triggers(sql, deps.triggerSources, async (t) => {
+    const p = await service.pipeline(t.projectId, t.pipeline);
+    return service.submit({ projectId: t.projectId, pipeline: t.pipeline, params: t.params, useCache: true, trigger: t.trigger, createdBy: p.updatedBy, principalId: p.principalId });
+  }, logger);
   return {
-    routes: pipelineRoutes(service),
+    routes: pipelineRoutes(service, deps.projectId),
     service,
     start: () => service.start(),
     close: async () => {

@@ -112,6 +112,13 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     openDatasetFile: (projectId, name, version, file) => datasets.openFile(projectId, name, version, file),
     mintToken: async (principalId, projectId, name, ttlMs) => (config['auth.mode'] === 'on' ? access.service.mintRunToken(principalId, projectId, name, ttlMs) : null),
     revokeToken: (tokenId) => access.service.revokeRunToken(tokenId),
+    projectId: async (name) => (await access.service.project(name)).projectId,
+    triggerSources: {
+      latestDataset: async (projectId, name) => (await datasets.get(projectId, name).catch(() => null))?.version ?? null,
+      aliasVersion: async (projectId, model, alias) => (await registry.versionByAlias(projectId, model, alias).catch(() => null))?.version ?? null,
+      alertsSince: async (projectId, after) => (await monitoring.firedSince(projectId, after, 1000)).map((a) => ({ eventId: a.eventId, alertId: a.alertId, severity: a.severity, monitor: a.labels.monitor ?? null, summary: a.summary })),
+      secret: async (projectId, name) => (await access.secrets.resolveForRuntime(projectId, [name]))[name],
+    },
   });
   let draining = false;
   const routes: RouteDef[] = [];

@@ -8,3 +8,4 @@ export { expandMatrix, matrixSize, matrixTooLarge, instanceName, instanceParams,
 export { coerceParam, parseOverride, resolveParams, fitsParam, expectedValue, type ParamRule } from './params.js';
 export { parseReference, scanTemplate, resolveReference, renderTemplate, REFERENCE_PATTERN, type TemplateReference, type DatasetValues } from './refs.js';
 export { parseDuration, parseCpu, parseMemory, DURATION_PATTERN, CPU_PATTERN, MEMORY_PATTERN } from './units.js';
+export { readTriggers, TRIGGER_KINDS, TRIGGER_KEYS, SEVERITIES, type TriggerSpec } from './triggers.js';

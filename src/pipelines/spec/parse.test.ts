@@ -138,7 +138,7 @@ describe('parsePipeline: a bad file', () => {
 
   it('says what is accepted in each message', () => {
     const message = (path: string) => errors.find((e) => e.path === path)?.message ?? '';
-    assert.match(errors[1].message, /unknown key 'descripton' \(known: name, description, params, steps\)\. Did you mean 'description'\?/);
+    assert.match(errors[1].message, /unknown key 'descripton' \(known: name, description, params, steps, triggers\)\. Did you mean 'description'\?/);
     assert.match(message('params.lr.type'), /one of string, number, integer, boolean; got "float"/);
     assert.match(message('params.mode.default'), /must be one of fast, full; got "slow"/);
     assert.match(message('steps.prep.run'), /params\.missing is not a declared param \(declared: lr, epochs, mode\)/);
@@ -183,7 +183,7 @@ describe('parsePipeline: smaller cases', () => {
 
   it('rejects an empty file, a file that is not a mapping, and a missing name or steps', () => {
     assert.deepEqual(where(errorsOf('')), ['1:1 ']);
-    assert.match(errorsOf('- a\n')[0].message, /must be a mapping with name, description, params and steps; got a list/);
+    assert.match(errorsOf('- a\n')[0].message, /must be a mapping with name, description, params, steps and triggers; got a list/);
     assert.deepEqual(where(errorsOf('description: x\n')), ['1:1 name', '1:1 steps']);
     assert.deepEqual(where(errorsOf('name: p\nsteps: {}\n')), ['2:1 steps']);
   });

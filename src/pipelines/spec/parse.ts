@@ -6,9 +6,10 @@ import { validateGraph } from './graph.js';
 import { expectedValue, fitsParam } from './params.js';
 import { Reader, describe, type Field } from './reader.js';
 import { NAME, NAME_HINT, readStep } from './step.js';
+import { readTriggers } from './triggers.js';
 import type { ParamSpec, ParamType, ParamValue, ParseResult, Pipeline, PipelineError, Step } from './types.js';
 
-export const PIPELINE_KEYS = ['name', 'description', 'params', 'steps'] as const;
+export const PIPELINE_KEYS = ['name', 'description', 'params', 'steps', 'triggers'] as const;
 export const PARAM_KEYS = ['type', 'default', 'enum', 'min', 'max', 'description'] as const;
 export const PARAM_TYPES: readonly ParamType[] = ['string', 'number', 'integer', 'boolean'];
 export const PIPELINE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -16,11 +17,7 @@ export const MAX_STEPS = 1000;
 
 type Fields = Map<string, Field>;
 
-function fieldMap(r: Reader, node: Node | null, path: string, known: readonly string[], what?: string): Fields {
-  const fields = r.fields(node, path, what) ?? [];
-  r.onlyKnown(fields, known, path);
-  return new Map(fields.map((f) => [f.key, f]));
-}
+const fieldMap = (r: Reader, node: Node | null, path: string, known: readonly string[], what?: string): Fields => r.fieldMap(node, path, known, what);
 
 function readParamType(r: Reader, f: Fields, at: Node, path: string): ParamType | null {
   const node = f.get('type')?.node ?? null;
@@ -134,13 +131,14 @@ export function parsePipeline(text: string, file = 'pipeline.yaml'): ParseResult
     r.fail({ line: 1, column: 1 }, '', "the file is empty; a pipeline needs at least 'name' and 'steps'.");
     return { pipeline: null, errors: r.errors };
   }
-  const f = fieldMap(r, root, '', PIPELINE_KEYS, 'a mapping with name, description, params and steps');
+  const f = fieldMap(r, root, '', PIPELINE_KEYS, 'a mapping with name, description, params, steps and triggers');
   if (!isMap(root)) return { pipeline: null, errors: r.errors };
   const name = readName(r, f, root);
   const description = f.has('description') ? (r.string(f.get('description')!.node, 'description') ?? '') : '';
   const { params, names } = readParams(r, f.get('params')?.node ?? null);
   const steps = readSteps(r, f.get('steps'), root, params, names);
-  const pipeline: Pipeline = { file, name, description, params, steps };
+  const triggers = f.has('triggers') ? readTriggers(r, f.get('triggers')!.node, params) : [];
+  const pipeline: Pipeline = { file, name, description, params, steps, triggers };
   r.errors.push(...validateGraph(pipeline, { uncheckedOutputs: stepsWithBadOutputs(r.errors), declaredParams: names }));
   const errors = r.errors.sort(byPosition);
   return { pipeline: errors.length ? null : pipeline, errors };

@@ -138,6 +138,13 @@ export class Reader {
   }
 
   /** Reports every key not in `known`, naming the known ones. */
+  /** The fields of a mapping by key, with unknown keys reported. */
+  fieldMap(node: Node | null, path: string, known: readonly string[], what?: string): Map<string, Field> {
+    const fields = this.fields(node, path, what) ?? [];
+    this.onlyKnown(fields, known, path);
+    return new Map(fields.map((f) => [f.key, f]));
+  }
+
   onlyKnown(fields: readonly Field[], known: readonly string[], path: string): void {
     for (const f of fields) {
       if (known.includes(f.key)) continue;

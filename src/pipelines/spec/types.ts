@@ -1,6 +1,7 @@
 // The parsed form of a pipeline file (`pipelines/*.yaml`). Keys are snake_case in the file and
 // camelCase here; every step and reference keeps the line and column it came from.
 import type { Expr } from './expr-ast.js';
+import type { TriggerSpec } from './triggers.js';
 
 /** 1-based line and column in the pipeline file. */
 export interface Position {
@@ -123,6 +124,8 @@ export interface Pipeline {
   params: ParamSpec[];
   /** In file order. */
   steps: Step[];
+  /** What starts runs besides a person, in file order. */
+  triggers: TriggerSpec[];
 }
 
 export interface ParseResult {
