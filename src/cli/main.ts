@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   drift: async () => (await import('./drift.js')).driftCommand,
   monitor: async () => (await import('./monitor.js')).monitorCommand,
   pipelines: async () => (await import('./pipelines.js')).pipelinesCommand,
+  worker: async () => (await import('./worker.js')).workerCommand,
 };
 
 const HELP = `capstan — one service for the ML lifecycle
@@ -58,6 +59,7 @@ commands:
   drift         REFERENCE.csv CURRENT.csv  (drift and data-quality report, no server; --json, --html)
   monitor       apply | run | report | profile | feedback | alerts | silence | channel | cost | idle | budget
   pipelines     validate | graph | order FILE (no server) | run | apply | runs | status | logs -f | cancel | retry
+  worker        run pipeline steps from the queue on this machine (--labels gpu=1,zone=a)
 
 Client commands take --url (or CAPSTAN_URL), --token (or CAPSTAN_TOKEN, else the stored login)
 and --project (or CAPSTAN_PROJECT).

@@ -80,6 +80,7 @@ export const SETTINGS = {
   'pipelines.keep_work_dirs': spec({ type: 'bool', default: false, env: 'CAPSTAN_PIPELINES_KEEP_WORK_DIRS', doc: 'Keep step working directories after each attempt (to inspect what a step left behind).' }),
   'pipelines.inherit_env': spec({ type: 'string', default: '', env: 'CAPSTAN_PIPELINES_INHERIT_ENV', doc: 'Comma-separated names of server environment variables local steps also receive (besides PATH, HOME, LANG, LC_*, TZ, TMPDIR, USER, SHELL).' }),
   'pipelines.public_url': spec({ type: 'string', default: '', env: 'CAPSTAN_PIPELINES_PUBLIC_URL', doc: 'The address steps use to reach this server (MLFLOW_TRACKING_URI, CAPSTAN_URL); empty = monitoring.public_url, else http://server.host:server.port.' }),
+  'pipelines.redis_url': spec({ type: 'string', default: 'redis://127.0.0.1:6379', env: 'CAPSTAN_PIPELINES_REDIS_URL', secret: true, doc: 'Redis holding the step queue of the workers runner (capstan worker processes connect to the same one).' }),
   'cost.cpu_hour': spec({ type: 'number', default: 0.05, min: 0, env: 'CAPSTAN_COST_CPU_HOUR', doc: 'Rate card: price of one CPU-hour of inference compute, in cost.currency.' }),
   'cost.gpu_hour': spec({ type: 'number', default: 2.5, min: 0, env: 'CAPSTAN_COST_GPU_HOUR', doc: 'Rate card: price of one GPU-hour, used for deployments served with a GPU execution provider.' }),
   'cost.currency': spec({ type: 'string', default: 'USD', env: 'CAPSTAN_COST_CURRENCY', doc: 'Currency code shown with every cost figure.' }),

@@ -64,6 +64,15 @@ export function datasetRoutes(svc: DatasetService, tracking: TrackingService, re
       handler: async (i, ctx) => ({ dataset_version: datasetToWire(await svc.get(pid(ctx), i.name, i.version)) }),
     }),
     defineRoute({
+      method: 'GET', path: `${BASE}/file`, tag: 'datasets', summary: 'Download one file of a dataset version (streamed; its sha256 is checked as it is read)',
+      fields: { name: { type: 'string', required: true }, version: { type: 'int', required: true }, path: { type: 'string', required: true, doc: 'The file, as listed by get.' } },
+      access: onDataset('read'),
+      handler: async (i, ctx) => {
+        const body = await svc.openFile(pid(ctx), i.name, i.version, i.path);
+        return ctx.reply.type('application/octet-stream').send(body);
+      },
+    }),
+    defineRoute({
       method: 'GET', path: `${BASE}/list`, tag: 'datasets', summary: 'Dataset versions of the project, or of one name',
       fields: { name: { type: 'string' } }, access: onDataset('read'),
       handler: async (i, ctx) => ({ dataset_versions: (await svc.list(pid(ctx), i.name)).map((v) => datasetToWire(v, false)) }),

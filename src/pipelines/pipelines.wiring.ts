@@ -20,6 +20,8 @@ import type { StepRunner } from './run/task.js';
 import type { Pipeline } from './spec/index.js';
 import { PipelineTracking } from './tracked.js';
 import { Triggers, type TriggerSources } from './triggers/triggers.js';
+import { StepQueue } from './workers/queue.js';
+import { WorkersRunner } from './workers/runner.js';
 import type { PipelineRunRow } from './types.js';
 
 export interface PipelinesDeps {
@@ -67,10 +69,14 @@ export function createPipelines(deps: PipelinesDeps): Pipelines {
     workRoot: resolve(config['pipelines.work_dir'] || resolve(config.data_dir, 'pipeline-work')), transfer,
     inheritEnv: config['pipelines.inherit_env'].split(',').map((s) => s.trim()).filter(Boolean), keepWorkDirs: config['pipelines.keep_work_dirs'],
   }));
+  const makers: PipelinesDeps['extraRunners'] = {
+    workers: () => new WorkersRunner(new StepQueue(config['pipelines.redis_url']), logger),
+    ...deps.extraRunners,
+  };
   const runnerFor = (kind: string): StepRunner => {
     let r = runners.get(kind);
     if (!r) {
-      const make = deps.extraRunners?.[kind as 'kubernetes' | 'workers'];
+      const make = makers[kind as 'kubernetes' | 'workers'];
       if (!make) throw new AppError('CONFIG_INVALID', `The ${kind} pipeline runner is not available on this server.`, { details: { key: 'pipelines.runner' } });
       r = make();
       runners.set(kind, r);
@@ -116,7 +122,7 @@ export function createPipelines(deps: PipelinesDeps): Pipelines {
   const service = new PipelinesService(sql, {
     sql, logger, tracking, tracked: tracking, replica: `${hostname()}:${process.pid}`,
     leaseMs: config['pipelines.lease_seconds'] * 1000, tickMs: config['pipelines.tick_ms'], maxRuns: config['pipelines.max_runs'],
-    slots: new Slots(config['pipelines.max_parallel']), defaultRunner: config['pipelines.runner'], runners: ['local', ...Object.keys(deps.extraRunners ?? {})],
+    slots: new Slots(config['pipelines.max_parallel']), defaultRunner: config['pipelines.runner'], runners: ['local', ...Object.keys(makers)],
     runner: runnerFor, secrets: deps.secrets, runEnv, resolveDatasets,
     release: async (run) => {
       const token = tokens.get(run.runId);

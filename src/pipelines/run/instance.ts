@@ -6,7 +6,9 @@ import type { PipelinesSql } from '../pipelines.sql.js';
 import type { PipelineRunRow, StepRow, StoredOutputs } from '../types.js';
 import type { LogBuffer } from './log-buffer.js';
 import { prepareInstance, type PreparedInstance, type ResolvedDataset } from './prepare.js';
-import type { StepAttempt, StepRunner, StepTask } from './task.js';
+import type { InputFile, StepAttempt, StepRunner, StepTask } from './task.js';
+
+const ARTIFACT_PROXY = '/api/2.0/mlflow-artifacts/artifacts';
 
 /** The tracked (MLflow) runs behind pipeline steps. */
 export interface TrackedSteps {
@@ -16,6 +18,8 @@ export interface TrackedSteps {
   /** The latest value of each metric the run has (what the step logged through MLflow, too). */
   metrics(runId: string): Promise<Record<string, number>>;
   end(runId: string, status: 'FINISHED' | 'FAILED' | 'KILLED'): Promise<void>;
+  /** The blob prefix of the run's artifacts (what the artifact proxy serves them under). */
+  runRoot(runId: string): Promise<string>;
   /** The files of one declared output in the run's artifacts (`outputs/NAME/…`). */
   outputFiles(runId: string, name: string): Promise<Array<{ path: string; sha256: string; size: number }>>;
 }
@@ -75,8 +79,13 @@ export class InstanceExecutor {
 
     const mlflowRunId = row.mlflowRunId || (await this.deps.tracked.start(run, row, prepared.params, tags));
     await job.update({ mlflowRunId, cacheKey: prepared.cacheKey });
-    const env = { ...prepared.env, ...(await this.deps.runEnv(run)), MLFLOW_RUN_ID: mlflowRunId, CAPSTAN_STEP: step.name, CAPSTAN_STEP_INSTANCE: job.instance.name };
+    const env: Record<string, string> = { ...prepared.env, ...(await this.deps.runEnv(run)), MLFLOW_RUN_ID: mlflowRunId, CAPSTAN_STEP: step.name, CAPSTAN_STEP_INSTANCE: job.instance.name };
     const runner = this.deps.runner(run.runner);
+    if (runner.kind !== 'local') {
+      // Runners elsewhere fetch inputs and upload outputs over HTTP, through the artifact proxy.
+      for (const input of prepared.inputs) input.url = await this.urlOf(run.projectId, input);
+      env.CAPSTAN_OUTPUTS_URL = `${ARTIFACT_PROXY}/${await this.deps.tracked.runRoot(mlflowRunId)}/outputs`;
+    }
     for (let attempt = row.attempts + 1; ; attempt++) {
       await job.update({ attempts: attempt, status: 'running' });
       const task: StepTask = {
@@ -107,6 +116,12 @@ export class InstanceExecutor {
       this.deps.log.push(row.idx, attempt, 'system', `retrying in ${(wait / 1000).toFixed(wait < 1000 ? 1 : 0)} s (${attempt} of ${step.retry.count} retries)`);
       await (this.deps.sleep ?? abortableSleep)(wait, job.signal);
     }
+  }
+
+  private async urlOf(_projectId: number, input: InputFile): Promise<string> {
+    const s = input.source;
+    if (s.kind === 'dataset') return `/api/capstan/datasets/file?${new URLSearchParams({ name: s.name, version: String(s.version), path: s.file })}`;
+    return `${ARTIFACT_PROXY}/${await this.deps.tracked.runRoot(s.runId)}/${s.artifactPath}`;
   }
 
   /** Metrics and outputs of a successful attempt; a declared one missing turns it into a failure. */

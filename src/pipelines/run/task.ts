@@ -6,6 +6,8 @@ import type { Resources, Run } from '../spec/index.js';
 /** A file the step reads, put at `path` (relative to the step's work directory) before it starts. */
 export interface InputFile {
   path: string;
+  /** Where a runner outside the server downloads it: a path on the Capstan server (set for remote runners). */
+  url?: string;
   source:
     /** An artifact of another step's tracked run (`outputs/NAME/…` inside that run). */
     | { kind: 'run-artifact'; runId: string; artifactPath: string }
