@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
@@ -52,6 +54,8 @@ export interface Pipelines {
 }
 
 const TOKEN_TTL_MS = 7 * 86_400_000;
+/** bin/capstan.js of this installation (this file is dist/src/pipelines/ or src/pipelines/). */
+const CLI_ENTRY = [resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/capstan.js'), resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/capstan.js')].find((p) => existsSync(p));
 
 /** The address steps use to call back: pipelines.public_url, monitoring.public_url, or the bind address. */
 export function stepServerUrl(config: Config): string {
@@ -68,6 +72,7 @@ export function createPipelines(deps: PipelinesDeps): Pipelines {
   runners.set('local', new LocalRunner({
     workRoot: resolve(config['pipelines.work_dir'] || resolve(config.data_dir, 'pipeline-work')), transfer,
     inheritEnv: config['pipelines.inherit_env'].split(',').map((s) => s.trim()).filter(Boolean), keepWorkDirs: config['pipelines.keep_work_dirs'],
+    cliEntry: CLI_ENTRY,
   }));
   const makers: PipelinesDeps['extraRunners'] = {
     workers: () => new WorkersRunner(new StepQueue(config['pipelines.redis_url']), logger),

@@ -188,5 +188,13 @@ steps:
       assert.equal(stepOf(v, 'a').message, 'exited 0 but did not report the metric f1 (print `::metric NAME=VALUE` or log it through MLflow) and did not write the output model (model.onnx)');
       assertError(await call(app, 'POST', `${P}/runs/create`, { pipeline: 'nope' }), 'RESOURCE_DOES_NOT_EXIST', /apply it first/);
     });
+
+    it("finds this server's own capstan CLI first on a local step's PATH", async () => {
+      const yaml = 'name: cli\nsteps:\n  check:\n    run: "capstan pipelines order plan.yaml"\n    cache: false\n  plan:\n    run: "true"\n';
+      const v = await waitFor(app, assertOk(await call(app, 'POST', `${P}/runs/create`, { yaml })).run.run_id);
+      const lines = assertOk(await call(app, 'GET', `${P}/runs/logs?run_id=${v.run.run_id}&step=check`)).lines.map((l: any) => l.line);
+      // The CLI ran (and said the file is not there), rather than the shell saying `capstan: not found`.
+      assert.ok(lines.some((l: string) => /cannot read plan\.yaml/.test(l)), lines.join('\n'));
+    });
   });
 }

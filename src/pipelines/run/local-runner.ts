@@ -1,7 +1,8 @@
 // The local runner: each attempt is a child process on this machine, in a fresh work directory
 // holding the step's inputs; declared outputs are uploaded into the step's tracked run.
-import { stat, mkdir, rm } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { stat, mkdir, rm, writeFile } from 'node:fs/promises';
+import { basename, delimiter, join, resolve } from 'node:path';
 import { runAttempt } from './local-step.js';
 import type { AttemptHooks, FileTransfer, StepAttempt, StepRunner, StepTask } from './task.js';
 
@@ -24,6 +25,8 @@ export interface LocalRunnerOptions {
   inheritEnv?: readonly string[];
   /** Keep work directories after the attempt (to look at what a step left behind). */
   keepWorkDirs?: boolean;
+  /** This Capstan's CLI entry point: steps then find `capstan` first on their PATH, the same version as the server. */
+  cliEntry?: string;
 }
 
 /** Where a declared output is uploaded inside the step's run: a file under its own name, a directory's contents as they are. */
@@ -36,11 +39,20 @@ export class LocalRunner implements StepRunner {
   readonly kind = 'local' as const;
   private readonly base: Record<string, string>;
 
+  private shim: Promise<void> | null = null;
+
   constructor(private readonly opts: LocalRunnerOptions) {
     this.base = inheritedEnv(opts.inheritEnv);
+    if (opts.cliEntry && existsSync(opts.cliEntry)) {
+      const bin = resolve(opts.workRoot, '.bin');
+      this.base.PATH = [bin, this.base.PATH].filter(Boolean).join(delimiter);
+      const script = `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(opts.cliEntry)} "$@"\n`;
+      this.shim = mkdir(bin, { recursive: true }).then(() => writeFile(join(bin, 'capstan'), script, { mode: 0o755 }));
+    }
   }
 
   async runAttempt(task: StepTask, hooks: AttemptHooks): Promise<StepAttempt> {
+    await this.shim;
     const dir = resolve(this.opts.workRoot, task.pipelineRunId, `${task.id.split('/').pop()}-${task.attempt}`);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
