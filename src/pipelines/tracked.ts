@@ -11,6 +11,8 @@ import type { PipelineRunRow, StepRow } from './types.js';
 const kv = (o: Record<string, unknown>) => Object.entries(o).map(([key, value]) => ({ key, value: typeof value === 'string' ? value : JSON.stringify(value) }));
 
 export class PipelineTracking implements TrackedSteps {
+  /** The experiment of each pipeline run's tracked run (a run never changes experiment). */
+  private readonly experiments = new Map<string, string>();
   constructor(private readonly tracking: TrackingService, private readonly blobs: BlobStore) {}
 
   /** The experiment a pipeline's runs go to, made on first use. */
@@ -38,9 +40,14 @@ export class PipelineTracking implements TrackedSteps {
   }
 
   async start(run: PipelineRunRow, row: StepRow, params: Record<string, unknown>, tags: Record<string, string>): Promise<string> {
-    const parent = await this.tracking.getRun(run.mlflowRunId);
+    let experimentId = this.experiments.get(run.mlflowRunId);
+    if (experimentId === undefined) {
+      experimentId = (await this.tracking.getRun(run.mlflowRunId)).info.experimentId;
+      if (this.experiments.size > 10_000) this.experiments.clear();
+      this.experiments.set(run.mlflowRunId, experimentId);
+    }
     const child = await this.tracking.createRun({
-      experimentId: parent.info.experimentId, runName: row.instance, userId: run.createdBy,
+      experimentId, runName: row.instance, userId: run.createdBy,
       tags: kv({ ...tags, 'mlflow.parentRunId': run.mlflowRunId }),
     });
     if (Object.keys(params).length) await this.tracking.logBatch(child.info.runId, { metrics: [], params: kv(params), tags: [] });

@@ -78,7 +78,7 @@ export class InstanceExecutor {
     if (run.useCache && step.cache.enabled && (await this.fromCache(job, prepared, tags))) return;
 
     const mlflowRunId = row.mlflowRunId || (await this.deps.tracked.start(run, row, prepared.params, tags));
-    await job.update({ mlflowRunId, cacheKey: prepared.cacheKey });
+    Object.assign(row, { mlflowRunId, cacheKey: prepared.cacheKey }); // stored with the first attempt's update
     const env: Record<string, string> = { ...prepared.env, ...(await this.deps.runEnv(run)), MLFLOW_RUN_ID: mlflowRunId, CAPSTAN_STEP: step.name, CAPSTAN_STEP_INSTANCE: job.instance.name };
     const runner = this.deps.runner(run.runner);
     if (runner.kind !== 'local') {
@@ -87,7 +87,7 @@ export class InstanceExecutor {
       env.CAPSTAN_OUTPUTS_URL = `${ARTIFACT_PROXY}/${await this.deps.tracked.runRoot(mlflowRunId)}/outputs`;
     }
     for (let attempt = row.attempts + 1; ; attempt++) {
-      await job.update({ attempts: attempt, status: 'running' });
+      await job.update({ attempts: attempt, status: 'running', mlflowRunId, cacheKey: prepared.cacheKey });
       const task: StepTask = {
         id: `${run.runId}/${row.idx}`, pipelineRunId: run.runId, projectId: run.projectId, step: step.name, instance: job.instance.name, attempt,
         run: prepared.run, image: step.image, env: { ...env, CAPSTAN_STEP_ATTEMPT: String(attempt) }, secretEnv, resources: step.resources,
