@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   monitor: async () => (await import('./monitor.js')).monitorCommand,
   pipelines: async () => (await import('./pipelines.js')).pipelinesCommand,
   worker: async () => (await import('./worker.js')).workerCommand,
+  step: async () => (await import('./step.js')).stepCommand,
 };
 
 const HELP = `capstan — one service for the ML lifecycle
@@ -60,6 +61,7 @@ commands:
   monitor       apply | run | report | profile | feedback | alerts | silence | channel | cost | idle | budget
   pipelines     validate | graph | order FILE (no server) | run | apply | runs | status | logs -f | cancel | retry
   worker        run pipeline steps from the queue on this machine (--labels gpu=1,zone=a)
+  step          fetch  (a pipeline step's inputs, in a Kubernetes init container)
 
 Client commands take --url (or CAPSTAN_URL), --token (or CAPSTAN_TOKEN, else the stored login)
 and --project (or CAPSTAN_PROJECT).

@@ -4,7 +4,7 @@
 // the finished step keeps its result, the interrupted one runs again.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { httpRequest, runCli, startServer, type ServerProcess } from '../support/server-process.js';
@@ -54,6 +54,29 @@ describe('pipelines on a server process', () => {
     const bad = await runCli(['pipelines', 'run', file, '-p', 'nope=1', '--url', server.url]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /nope/);
+  });
+
+  it('capstan step fetch puts a step\'s inputs in place from the server (the Kubernetes init container)', async () => {
+    const yaml = 'name: outputs\nsteps:\n  make:\n    run: "mkdir -p d/sub && echo one > d/a.txt && echo two > d/sub/b.txt"\n    outputs: {artifacts: {tree: d}}\n';
+    const runId = (await httpRequest(server.url, 'POST', '/api/capstan/pipelines/runs/create', { yaml })).json.run.run_id;
+    let v: any;
+    for (let i = 0; i < 200; i++) {
+      v = (await httpRequest(server.url, 'GET', `/api/capstan/pipelines/runs/get?run_id=${runId}`)).json;
+      if (v.run.status !== 'queued' && v.run.status !== 'running') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const out = v.steps[0].outputs.tree;
+    assert.deepEqual(out.files, ['a.txt', 'sub/b.txt']);
+    const uri = (await httpRequest(server.url, 'GET', `/api/2.0/mlflow/runs/get?run_id=${out.run_id}`)).json.run.info.artifact_uri as string;
+    const root = uri.replace(/^mlflow-artifacts:\/+/, '');
+    const inputs = out.files.map((f: string) => ({ path: `inputs/make/tree/${f}`, url: `/api/2.0/mlflow-artifacts/artifacts/${root}/outputs/tree/${f}` }));
+    const target = join(dir, 'fetched');
+    const r = await runCli(['step', 'fetch', '--dir', target], { CAPSTAN_URL: server.url, CAPSTAN_STEP_INPUTS: JSON.stringify(inputs) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(join(target, 'inputs/make/tree/sub/b.txt'), 'utf8'), 'two\n');
+    const escape = await runCli(['step', 'fetch', '--dir', target], { CAPSTAN_URL: server.url, CAPSTAN_STEP_INPUTS: JSON.stringify([{ path: '../x', url: inputs[0].url }]) });
+    assert.equal(escape.code, 2);
+    assert.match(escape.stderr, /leaves/);
   });
 
   it('resumes a pipeline run after the server is killed mid-step', async () => {
