@@ -151,6 +151,17 @@ steps:
       assertError(await call(app, 'POST', `${P}/runs/retry`, { run_id: v.run.run_id }), 'INVALID_STATE', /Only a failed or cancelled run/);
     });
 
+    it('retries a step whose process is killed mid-run (SIGKILL)', async () => {
+      const marker = `${tp.dataDir}/killed-${db.name}`;
+      const yaml = `name: killed\nsteps:\n  victim:\n    run: "if [ -e ${marker} ]; then echo survived; else touch ${marker}; kill -9 $$; fi"\n    retry: {count: 2, backoff_seconds: 0}\n    cache: false\n`;
+      const v = await waitFor(app, assertOk(await call(app, 'POST', `${P}/runs/create`, { yaml })).run.run_id);
+      assert.equal(v.run.status, 'succeeded');
+      assert.equal(stepOf(v, 'victim').attempts, 2);
+      const lines = assertOk(await call(app, 'GET', `${P}/runs/logs?run_id=${v.run.run_id}`)).lines.map((l: any) => l.line);
+      assert.ok(lines.includes('attempt 1 killed by SIGKILL'), lines.join('\n'));
+      assert.ok(lines.includes('survived'));
+    });
+
     it('cancels a running run: the step process is killed and nothing after it starts', async () => {
       const yaml = 'name: slow\nsteps:\n  wait:\n    run: sleep 30\n  next:\n    needs: [wait]\n    run: echo next\n';
       const run = assertOk(await call(app, 'POST', `${P}/runs/create`, { yaml })).run;

@@ -118,7 +118,7 @@ for (const { db, skip } of await testDatabases()) {
     it('starts a run from a signed webhook with params, and refuses a bad signature', async () => {
       const secret = 'hook-secret-value-42';
       assertOk(await call(app, 'PUT', '/api/capstan/projects/default/secrets/HOOK_SECRET', { value: secret }));
-      assertOk(await call(app, 'POST', `${P}/apply`, { yaml: 'name: hooked\nparams:\n  who: {type: string, default: nobody}\nsteps:\n  a:\n    run: echo hello ${{ params.who }}\n    cache: false\ntriggers:\n  - webhook: {secret: HOOK_SECRET}\n' }));
+      assertOk(await call(app, 'POST', `${P}/apply`, { yaml: 'name: hooked\nparams:\n  who: {type: string, default: nobody}\nsteps:\n  a:\n    run: echo hello ${{ params.who }} $HOOK_SECRET\n    secrets: [HOOK_SECRET]\n    cache: false\ntriggers:\n  - webhook: {secret: HOOK_SECRET}\n' }));
       const body = Buffer.from(JSON.stringify({ params: { who: 'ci' } }));
       const sign = (b: Buffer, key: string) => `sha256=${createHmac('sha256', key).update(b).digest('hex')}`;
       assertError(await call(app, 'POST', `${P}/webhook/default/hooked`, body, { 'x-capstan-signature': sign(body, 'wrong') }), 'UNAUTHENTICATED', /signature/);
@@ -130,7 +130,9 @@ for (const { db, skip } of await testDatabases()) {
       const runs = await settle(app, 'hooked', 1);
       assert.equal(runs.length, 1);
       const logs = assertOk(await call(app, 'GET', `${P}/runs/logs?run_id=${runs[0].run_id}`));
-      assert.ok(logs.lines.some((l: any) => l.line === 'hello ci'));
+      // The step had the secret in its environment; the stored log has it masked.
+      assert.ok(logs.lines.some((l: any) => l.line === 'hello ci [redacted]'), JSON.stringify(logs.lines));
+      assert.ok(!JSON.stringify(logs).includes(secret));
     });
   });
 }
