@@ -29,21 +29,9 @@ const toTrigger = (r: R): TriggerRow => ({
   config: JSON.parse(String(r.config)), nextTime: Number(r.next_time), lastSeen: String(r.last_seen),
 });
 
-export interface NewRun {
-  runId: string;
-  projectId: number;
-  pipeline: string;
-  source: string;
-  params: Record<string, unknown>;
-  trigger: { kind: string; detail: unknown };
-  runner: string;
-  useCache: boolean;
-  mlflowRunId: string;
-  createdBy: string;
-  principalId: number | null;
-  createdTime: number;
+export type NewRun = Pick<PipelineRunRow, 'runId' | 'projectId' | 'pipeline' | 'source' | 'params' | 'trigger' | 'runner' | 'useCache' | 'mlflowRunId' | 'createdBy' | 'principalId' | 'createdTime'> & {
   steps: Array<{ idx: number; step: string; instance: string }>;
-}
+};
 
 export interface LogLine {
   logId: number;

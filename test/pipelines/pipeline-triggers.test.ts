@@ -2,7 +2,7 @@
 // run's step reads), an alias move, a firing alert and a signed webhook each start exactly one run
 // that records what started it; nothing fires for what existed when the pipeline was applied; a
 // bad signature is refused; a bad trigger is reported with its line.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -11,7 +11,7 @@ import { AlertsSql } from '../../src/monitoring/alerts.sql.js';
 import { testDatabases } from '../support/databases.js';
 import { assertError, assertOk, call } from '../support/inject.js';
 import { fixtureModel, registerModel } from '../support/models.js';
-import { startTestPlatform, type TestPlatform } from '../support/platform.js';
+import { suitePlatform } from '../support/platform.js';
 
 const P = '/api/capstan/pipelines';
 
@@ -49,66 +49,53 @@ describe('trigger declarations', () => {
 
 for (const { db, skip } of await testDatabases()) {
   describe(`pipeline triggers (${db.name})`, { skip }, () => {
-    let tp: TestPlatform;
-    let app: FastifyInstance;
-    let drop: () => Promise<void>;
-
-    before(async () => {
-      const created = await db.create();
-      drop = created.drop;
-      tp = await startTestPlatform({ 'store.database_uri': created.uri, 'pipelines.tick_ms': 50, 'secrets.key': 'k1:' + Buffer.alloc(32, 7).toString('base64') });
-      app = tp.app;
-    });
-    after(async () => {
-      await tp?.close();
-      await drop?.();
-    });
+    const suite = suitePlatform(db, { 'pipelines.tick_ms': 50, 'secrets.key': 'k1:' + Buffer.alloc(32, 7).toString('base64') });
 
     it('starts a run on a new dataset version, and its step reads that version', async () => {
-      await registerDataset(app, 'events', 'x,y\n1,2\n');
-      assertOk(await call(app, 'POST', `${P}/apply`, { yaml: 'name: on-data\nsteps:\n  count:\n    run: "wc -l < ${{ datasets.events@latest }}/data.csv | tr -d \' \' | sed \'s/^/::metric lines=/\'"\n    outputs: {metrics: [lines]}\ntriggers:\n  - dataset: events\n' }));
+      await registerDataset(suite.app, 'events', 'x,y\n1,2\n');
+      assertOk(await call(suite.app, 'POST', `${P}/apply`, { yaml: 'name: on-data\nsteps:\n  count:\n    run: "wc -l < ${{ datasets.events@latest }}/data.csv | tr -d \' \' | sed \'s/^/::metric lines=/\'"\n    outputs: {metrics: [lines]}\ntriggers:\n  - dataset: events\n' }));
       await new Promise((r) => setTimeout(r, 200));
-      assert.equal((await runsOf(app, 'on-data')).length, 0, 'the version that existed at apply time starts nothing');
-      const v2 = await registerDataset(app, 'events', 'x,y\n1,2\n3,4\n5,6\n');
-      const runs = await settle(app, 'on-data', 1);
+      assert.equal((await runsOf(suite.app, 'on-data')).length, 0, 'the version that existed at apply time starts nothing');
+      const v2 = await registerDataset(suite.app, 'events', 'x,y\n1,2\n3,4\n5,6\n');
+      const runs = await settle(suite.app, 'on-data', 1);
       assert.equal(runs.length, 1);
       assert.deepEqual(runs[0].trigger, { kind: 'dataset', detail: { dataset: 'events', version: v2 } });
       assert.equal(runs[0].status, 'succeeded');
-      const view = assertOk(await call(app, 'GET', `${P}/runs/get?run_id=${runs[0].run_id}`));
+      const view = assertOk(await call(suite.app, 'GET', `${P}/runs/get?run_id=${runs[0].run_id}`));
       assert.deepEqual(view.steps[0].metrics, { lines: 4 });
     });
 
     it('starts a run when an alias moves, and on a schedule tick — one run each', async () => {
-      await registerModel(app, 'cancer', fixtureModel('tabular_mlp').bytes);
-      await registerModel(app, 'cancer', fixtureModel('tabular_mlp').bytes);
-      assertOk(await call(app, 'POST', '/api/2.0/mlflow/registered-models/alias', { name: 'cancer', alias: 'champion', version: '1' }));
-      assertOk(await call(app, 'POST', `${P}/apply`, { yaml: 'name: on-alias\nsteps:\n  a:\n    run: echo moved\n    cache: false\ntriggers:\n  - model_alias: cancer@champion\n  - schedule: "@hourly"\n' }));
-      assertOk(await call(app, 'POST', '/api/2.0/mlflow/registered-models/alias', { name: 'cancer', alias: 'champion', version: '2' }));
-      let runs = await settle(app, 'on-alias', 1);
+      await registerModel(suite.app, 'cancer', fixtureModel('tabular_mlp').bytes);
+      await registerModel(suite.app, 'cancer', fixtureModel('tabular_mlp').bytes);
+      assertOk(await call(suite.app, 'POST', '/api/2.0/mlflow/registered-models/alias', { name: 'cancer', alias: 'champion', version: '1' }));
+      assertOk(await call(suite.app, 'POST', `${P}/apply`, { yaml: 'name: on-alias\nsteps:\n  a:\n    run: echo moved\n    cache: false\ntriggers:\n  - model_alias: cancer@champion\n  - schedule: "@hourly"\n' }));
+      assertOk(await call(suite.app, 'POST', '/api/2.0/mlflow/registered-models/alias', { name: 'cancer', alias: 'champion', version: '2' }));
+      let runs = await settle(suite.app, 'on-alias', 1);
       assert.equal(runs.length, 1);
       assert.deepEqual(runs[0].trigger, { kind: 'alias', detail: { model: 'cancer', alias: 'champion', version: 2, previous: 1 } });
       // An hour later the schedule is due: two replicas' ticks at once still start one run.
-      const triggers = tp.platform.pipelines.service.triggers!;
+      const triggers = suite.tp.platform.pipelines.service.triggers!;
       const later = Date.now() + 3_600_000 + 1000;
       await Promise.all([triggers.tick(later), triggers.tick(later)]);
-      runs = await settle(app, 'on-alias', 2);
+      runs = await settle(suite.app, 'on-alias', 2);
       assert.equal(runs.length, 2);
       assert.equal(runs[0].trigger.kind, 'schedule');
       assert.equal(runs[0].trigger.detail.cron, '@hourly');
     });
 
     it('starts a retraining run when a matching alert fires', async () => {
-      assertOk(await call(app, 'POST', `${P}/apply`, { yaml: 'name: retrain\nsteps:\n  a:\n    run: echo retrain\n    cache: false\ntriggers:\n  - alert: {monitor: watch, min_severity: P2}\n' }));
-      const alerts = new AlertsSql(tp.platform.db);
-      const fire = (fingerprint: string, severity: string, monitor: string) => tp.platform.db.transaction((tx) => alerts.saveAlert(tx, {
+      assertOk(await call(suite.app, 'POST', `${P}/apply`, { yaml: 'name: retrain\nsteps:\n  a:\n    run: echo retrain\n    cache: false\ntriggers:\n  - alert: {monitor: watch, min_severity: P2}\n' }));
+      const alerts = new AlertsSql(suite.tp.platform.db);
+      const fire = (fingerprint: string, severity: string, monitor: string) => suite.tp.platform.db.transaction((tx) => alerts.saveAlert(tx, {
         projectId: 1, fingerprint, rule: 'feature_drift', severity, labels: { monitor, rule: 'feature_drift' }, summary: `drift on ${monitor}`, status: 'firing', state: {}, updatedTime: Date.now(),
       } as never, { kind: 'firing', detail: {} }));
       await fire('fp-other', 'P1', 'other-monitor');
       await fire('fp-low', 'P3', 'watch');
       await new Promise((r) => setTimeout(r, 300));
-      assert.equal((await runsOf(app, 'retrain')).length, 0, 'other monitors and lower severities start nothing');
+      assert.equal((await runsOf(suite.app, 'retrain')).length, 0, 'other monitors and lower severities start nothing');
       await fire('fp-hit', 'P2', 'watch');
-      const runs = await settle(app, 'retrain', 1);
+      const runs = await settle(suite.app, 'retrain', 1);
       assert.equal(runs.length, 1);
       assert.equal(runs[0].trigger.kind, 'alert');
       assert.equal(runs[0].trigger.detail.monitor, 'watch');
@@ -117,19 +104,19 @@ for (const { db, skip } of await testDatabases()) {
 
     it('starts a run from a signed webhook with params, and refuses a bad signature', async () => {
       const secret = 'hook-secret-value-42';
-      assertOk(await call(app, 'PUT', '/api/capstan/projects/default/secrets/HOOK_SECRET', { value: secret }));
-      assertOk(await call(app, 'POST', `${P}/apply`, { yaml: 'name: hooked\nparams:\n  who: {type: string, default: nobody}\nsteps:\n  a:\n    run: echo hello ${{ params.who }} $HOOK_SECRET\n    secrets: [HOOK_SECRET]\n    cache: false\ntriggers:\n  - webhook: {secret: HOOK_SECRET}\n' }));
+      assertOk(await call(suite.app, 'PUT', '/api/capstan/projects/default/secrets/HOOK_SECRET', { value: secret }));
+      assertOk(await call(suite.app, 'POST', `${P}/apply`, { yaml: 'name: hooked\nparams:\n  who: {type: string, default: nobody}\nsteps:\n  a:\n    run: echo hello ${{ params.who }} $HOOK_SECRET\n    secrets: [HOOK_SECRET]\n    cache: false\ntriggers:\n  - webhook: {secret: HOOK_SECRET}\n' }));
       const body = Buffer.from(JSON.stringify({ params: { who: 'ci' } }));
       const sign = (b: Buffer, key: string) => `sha256=${createHmac('sha256', key).update(b).digest('hex')}`;
-      assertError(await call(app, 'POST', `${P}/webhook/default/hooked`, body, { 'x-capstan-signature': sign(body, 'wrong') }), 'UNAUTHENTICATED', /signature/);
-      assertError(await call(app, 'POST', `${P}/webhook/default/hooked`, body), 'UNAUTHENTICATED');
-      assertError(await call(app, 'POST', `${P}/webhook/default/nope`, body, { 'x-capstan-signature': sign(body, secret) }), 'RESOURCE_DOES_NOT_EXIST');
-      const ok = assertOk(await call(app, 'POST', `${P}/webhook/default/hooked`, body, { 'x-hub-signature-256': sign(body, secret) }));
+      assertError(await call(suite.app, 'POST', `${P}/webhook/default/hooked`, body, { 'x-capstan-signature': sign(body, 'wrong') }), 'UNAUTHENTICATED', /signature/);
+      assertError(await call(suite.app, 'POST', `${P}/webhook/default/hooked`, body), 'UNAUTHENTICATED');
+      assertError(await call(suite.app, 'POST', `${P}/webhook/default/nope`, body, { 'x-capstan-signature': sign(body, secret) }), 'RESOURCE_DOES_NOT_EXIST');
+      const ok = assertOk(await call(suite.app, 'POST', `${P}/webhook/default/hooked`, body, { 'x-hub-signature-256': sign(body, secret) }));
       assert.deepEqual(ok.run.params, { who: 'ci' });
       assert.equal(ok.run.trigger.kind, 'webhook');
-      const runs = await settle(app, 'hooked', 1);
+      const runs = await settle(suite.app, 'hooked', 1);
       assert.equal(runs.length, 1);
-      const logs = assertOk(await call(app, 'GET', `${P}/runs/logs?run_id=${runs[0].run_id}`));
+      const logs = assertOk(await call(suite.app, 'GET', `${P}/runs/logs?run_id=${runs[0].run_id}`));
       // The step had the secret in its environment; the stored log has it masked.
       assert.ok(logs.lines.some((l: any) => l.line === 'hello ci [redacted]'), JSON.stringify(logs.lines));
       assert.ok(!JSON.stringify(logs).includes(secret));
