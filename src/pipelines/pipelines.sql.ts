@@ -166,6 +166,13 @@ export class PipelinesSql {
     await this.db.run(`UPDATE pipeline_runs SET status = 'cancelled', message = 'cancelled before it started', finished_time = ? WHERE run_id = ? AND status = 'queued'`, [now, runId]);
   }
 
+  /** The API token minted for a run's steps (revoked when the run ends, or replaced when another replica resumes it). */
+  async setRunToken(runId: string, tokenId: number | null): Promise<number | null> {
+    const before = await this.db.get<R>('SELECT token_id FROM pipeline_runs WHERE run_id = ?', [runId]);
+    await this.db.run('UPDATE pipeline_runs SET token_id = ? WHERE run_id = ?', [tokenId, runId]);
+    return num(before?.token_id);
+  }
+
   async cancelRequested(runId: string): Promise<boolean> {
     const r = await this.db.get<R>('SELECT cancel_requested FROM pipeline_runs WHERE run_id = ?', [runId]);
     return Number(r?.cancel_requested ?? 0) === 1;

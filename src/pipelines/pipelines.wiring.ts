@@ -103,6 +103,9 @@ export function createPipelines(deps: PipelinesDeps): Pipelines {
         if (minted) {
           secretValues.add(minted.value);
           tokens.set(run.runId, (token = minted));
+          // A replica that executed the run before and died left its token: this one replaces it.
+          const previous = await sql.setRunToken(run.runId, minted.tokenId);
+          if (previous !== null && previous !== minted.tokenId) await deps.revokeToken(previous).catch(() => undefined);
         }
       }
       if (token) Object.assign(env, { MLFLOW_TRACKING_TOKEN: token.value, CAPSTAN_TOKEN: token.value });
@@ -130,9 +133,9 @@ export function createPipelines(deps: PipelinesDeps): Pipelines {
     slots: new Slots(config['pipelines.max_parallel']), defaultRunner: config['pipelines.runner'], runners: ['local', ...Object.keys(makers)],
     runner: runnerFor, secrets: deps.secrets, runEnv, resolveDatasets,
     release: async (run) => {
-      const token = tokens.get(run.runId);
       tokens.delete(run.runId);
-      if (token) await deps.revokeToken(token.tokenId);
+      const tokenId = await sql.setRunToken(run.runId, null);
+      if (tokenId !== null) await deps.revokeToken(tokenId);
     },
   });
   service.triggers = new Triggers(sql, deps.triggerSources, async (t) => {

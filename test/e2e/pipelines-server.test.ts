@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CapstanClient } from '../../src/client/index.js';
 import { httpRequest, runCli, startServer, type ServerProcess } from '../support/server-process.js';
 
 const ENV = { CAPSTAN_PIPELINES_TICK_MS: '100', CAPSTAN_PIPELINES_LEASE_SECONDS: '2', CAPSTAN_LOG_LEVEL: 'info' };
@@ -104,5 +105,48 @@ describe('pipelines on a server process', () => {
     assert.equal(v.steps[1].attempts, 2, 'the interrupted step runs again');
     const logs = (await httpRequest(server.url, 'GET', `/api/capstan/pipelines/runs/logs?run_id=${runId}&step=slow`)).json;
     assert.ok(logs.lines.some((l: any) => /the replica running this step stopped/.test(l.line)), JSON.stringify(logs.lines));
+  });
+});
+
+describe('pipelines with authentication on', () => {
+  const PASSWORD = 'owner-password-42';
+  let dir: string;
+  let server: ServerProcess;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'capstan-pipe-auth-'));
+    const created = await runCli(['admin', 'create', 'root', '--data', join(dir, 'data')], {}, undefined, `${PASSWORD}\n`);
+    assert.equal(created.code, 0, created.stderr);
+    server = await startServer({ dataDir: join(dir, 'data'), env: { CAPSTAN_AUTH_MODE: 'on', CAPSTAN_AUTH_CACHE_MS: '0', CAPSTAN_PIPELINES_TICK_MS: '100' } });
+  });
+  after(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("gives steps a project token that calls back as the run's owner, masked in logs and revoked when the run ends", async () => {
+    const { token } = await new CapstanClient({ url: server.url }).login('root', PASSWORD);
+    const auth = { authorization: `Bearer ${token}` };
+    // The step saves its token to a file (to try it after the run) and prints it (to check masking).
+    const yaml = `name: callback\nsteps:\n  call:\n    run: "echo $CAPSTAN_TOKEN > ${join(dir, 'token.txt')}; echo token=$CAPSTAN_TOKEN; capstan experiments list --url $CAPSTAN_URL >/dev/null && echo called back"\n    cache: false\n`;
+    const created = await httpRequest(server.url, 'POST', '/api/capstan/pipelines/runs/create', { yaml }, auth);
+    assert.equal(created.status, 200, JSON.stringify(created.json));
+    const runId = created.json.run.run_id;
+    let v: any;
+    for (let i = 0; i < 200; i++) {
+      v = (await httpRequest(server.url, 'GET', `/api/capstan/pipelines/runs/get?run_id=${runId}`, undefined, auth)).json;
+      if (!['queued', 'running'].includes(v.run.status)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(v.run.status, 'succeeded', JSON.stringify(v));
+    const lines = (await httpRequest(server.url, 'GET', `/api/capstan/pipelines/runs/logs?run_id=${runId}`, undefined, auth)).json.lines.map((l: any) => l.line);
+    assert.ok(lines.includes('called back'), lines.join('\n'));
+    assert.ok(lines.includes('token=[redacted]'), lines.join('\n'));
+    const stepToken = readFileSync(join(dir, 'token.txt'), 'utf8').trim();
+    assert.ok(stepToken.length > 20);
+    const after = await httpRequest(server.url, 'GET', '/api/2.0/mlflow/experiments/search?max_results=1', undefined, { authorization: `Bearer ${stepToken}` });
+    assert.equal(after.status, 401, 'the run token is revoked once the run has ended');
+    const anonymous = await httpRequest(server.url, 'POST', '/api/capstan/pipelines/runs/create', { yaml });
+    assert.equal(anonymous.status, 401);
   });
 });

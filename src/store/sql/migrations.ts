@@ -550,7 +550,8 @@ export const MIGRATIONS: readonly Migration[] = [
         message ${t.text} NOT NULL,
         owner ${t.text} NOT NULL,
         lease_until ${t.bigint} NOT NULL,
-        cancel_requested ${t.bigint} NOT NULL
+        cancel_requested ${t.bigint} NOT NULL,
+        token_id ${t.bigint}
       )${clustered}`,
       'CREATE INDEX pipeline_runs_by_project ON pipeline_runs (project_id, created_time)',
       'CREATE INDEX pipeline_runs_by_status ON pipeline_runs (status, lease_until)',

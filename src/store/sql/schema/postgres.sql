@@ -323,7 +323,8 @@ CREATE TABLE pipeline_runs (
   message text NOT NULL,
   owner text NOT NULL,
   lease_until bigint NOT NULL,
-  cancel_requested bigint NOT NULL
+  cancel_requested bigint NOT NULL,
+  token_id bigint
 );
 CREATE INDEX pipeline_runs_by_project ON pipeline_runs USING btree (project_id, created_time);
 CREATE INDEX pipeline_runs_by_status ON pipeline_runs USING btree (status, lease_until);

@@ -306,7 +306,8 @@ CREATE TABLE pipeline_runs (
   message TEXT NOT NULL,
   owner TEXT NOT NULL,
   lease_until INTEGER NOT NULL,
-  cancel_requested INTEGER NOT NULL
+  cancel_requested INTEGER NOT NULL,
+  token_id INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX pipeline_runs_by_project ON pipeline_runs (project_id, created_time);
 CREATE INDEX pipeline_runs_by_status ON pipeline_runs (status, lease_until);
