@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CapstanClient, WirePipelineRun, WirePipelineStep } from '../client/index.js';
 import { fail, printRows } from './output.js';
@@ -53,7 +54,7 @@ const REMOTE: Record<string, (client: CapstanClient, rest: string[], v: Record<s
     if (rest.length !== 1) fail(`expected FILE or NAME\nusage: ${USAGE}`);
     const target = rest[0];
     const yaml = /\.ya?ml$/i.test(target) ? await readFile(target, 'utf8').catch((err: Error) => fail(`cannot read ${target}: ${err.message}`)) : undefined;
-    const run = await client.startPipelineRun({ ...(yaml === undefined ? { pipeline: target } : { yaml }), params: v.param ?? [], cache: !v['no-cache'] });
+    const run = await client.startPipelineRun({ ...(yaml === undefined ? { pipeline: target } : { yaml, source_dir: dirname(resolve(target)) }), params: v.param ?? [], cache: !v['no-cache'] });
     if (v.detach || v.json) {
       process.stdout.write(v.json ? `${JSON.stringify(run, null, 2)}\n` : `${run.run_id}\n`);
       return;

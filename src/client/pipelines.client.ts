@@ -54,6 +54,8 @@ export interface StartPipelineRequest {
   pipeline?: string;
   params?: Record<string, unknown> | string[];
   cache?: boolean;
+  /** The directory holding the pipeline file; local steps get it as CAPSTAN_PIPELINE_DIR. */
+  source_dir?: string;
 }
 
 export abstract class PipelinesClient extends MonitoringClient {

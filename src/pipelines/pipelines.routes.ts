@@ -112,13 +112,14 @@ export function pipelineRoutes(svc: PipelinesService, projectId: (name: string) 
         pipeline: { type: 'string', doc: 'Or the name of an applied pipeline.' },
         params: { type: 'any', doc: 'Param values: {"lr": 0.01} or ["lr=0.01"]; each is checked against its declared type.' },
         cache: { type: 'bool', doc: 'Reuse cached step results (default true); false runs every step.' },
+        source_dir: { type: 'string', doc: "The directory holding the pipeline file on the sender's machine; steps get it as CAPSTAN_PIPELINE_DIR (meaningful where they run on that machine)." },
       },
       access: onPipeline('write', (i) => i.pipeline ?? /^name:\s*(\S+)/m.exec(String(i.yaml ?? ''))?.[1]),
       handler: async (i, ctx) => {
         if ((i.yaml === undefined) === (i.pipeline === undefined)) throw invalidParam("Send exactly one of 'yaml' (a pipeline file) or 'pipeline' (an applied pipeline's name).");
         const run = await svc.submit({
           projectId: pid(ctx), source: i.yaml, pipeline: i.pipeline, params: overrides(i.params), useCache: i.cache ?? true,
-          trigger: { kind: 'manual', detail: { by: ctx.principal.name } }, createdBy: ctx.principal.name, principalId: principalIdOf(ctx),
+          trigger: { kind: 'manual', detail: { by: ctx.principal.name, ...(i.source_dir ? { source_dir: String(i.source_dir) } : {}) } }, createdBy: ctx.principal.name, principalId: principalIdOf(ctx),
         });
         return { run: runToWire(run) };
       },

@@ -96,6 +96,8 @@ export function createPipelines(deps: PipelinesDeps): Pipelines {
       MLFLOW_TRACKING_URI: url, CAPSTAN_URL: url, CAPSTAN_PROJECT: await deps.projectName(run.projectId),
       CAPSTAN_PIPELINE: run.pipeline, CAPSTAN_PIPELINE_RUN_ID: run.runId, MLFLOW_EXPERIMENT_NAME: `pipelines/${run.pipeline}`,
     };
+    const sourceDir = (run.trigger.detail as { source_dir?: unknown } | null)?.source_dir;
+    if (typeof sourceDir === 'string') env.CAPSTAN_PIPELINE_DIR = sourceDir;
     if (run.principalId !== null) {
       let token = tokens.get(run.runId);
       if (!token) {

@@ -12,7 +12,7 @@ const ARTIFACT_PROXY = '/api/2.0/mlflow-artifacts/artifacts';
 
 /** The tracked (MLflow) runs behind pipeline steps. */
 export interface TrackedSteps {
-  /** A child run of the pipeline's run for one step instance; returns its id. */
+  /** A child run of the pipeline's run for one step instance, with its matrix values as params (the run's params are on the parent); returns its id. */
   start(run: PipelineRunRow, row: StepRow, params: Record<string, unknown>, tags: Record<string, string>): Promise<string>;
   logMetrics(runId: string, metrics: Record<string, number>): Promise<void>;
   /** The latest value of each metric the run has (what the step logged through MLflow, too). */
@@ -77,7 +77,7 @@ export class InstanceExecutor {
     const tags = { 'capstan.pipeline': run.pipeline, 'capstan.pipeline_run': run.runId, 'capstan.step': step.name, 'capstan.cache_key': prepared.cacheKey };
     if (run.useCache && step.cache.enabled && (await this.fromCache(job, prepared, tags))) return;
 
-    const mlflowRunId = row.mlflowRunId || (await this.deps.tracked.start(run, row, prepared.params, tags));
+    const mlflowRunId = row.mlflowRunId || (await this.deps.tracked.start(run, row, job.instance.values, tags));
     Object.assign(row, { mlflowRunId, cacheKey: prepared.cacheKey }); // stored with the first attempt's update
     const env: Record<string, string> = { ...prepared.env, ...(await this.deps.runEnv(run)), MLFLOW_RUN_ID: mlflowRunId, CAPSTAN_STEP: step.name, CAPSTAN_STEP_INSTANCE: job.instance.name };
     const runner = this.deps.runner(run.runner);
@@ -160,7 +160,7 @@ export class InstanceExecutor {
     const notBefore = step.cache.ttlSeconds === null ? 0 : Date.now() - step.cache.ttlSeconds * 1000;
     const hit = await this.deps.sql.cached(run.projectId, prepared.cacheKey, notBefore);
     if (!hit) return false;
-    const mlflowRunId = row.mlflowRunId || (await this.deps.tracked.start(run, row, prepared.params, { ...tags, 'capstan.cached_from': hit.mlflowRunId }));
+    const mlflowRunId = row.mlflowRunId || (await this.deps.tracked.start(run, row, job.instance.values, { ...tags, 'capstan.cached_from': hit.mlflowRunId }));
     if (Object.keys(hit.metrics).length) await this.deps.tracked.logMetrics(mlflowRunId, hit.metrics);
     await this.deps.tracked.end(mlflowRunId, 'FINISHED');
     this.deps.log.push(row.idx, 0, 'system', `cache hit: reused the results of run ${hit.mlflowRunId} from ${new Date(hit.createdTime).toISOString()}`);
