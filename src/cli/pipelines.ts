@@ -16,6 +16,7 @@ const USAGE = `capstan pipelines <verb>
   runs [--pipeline NAME] [--status S] | status RUN
   logs RUN [-f] [--step STEP]  (-f follows until the run ends)
   cancel RUN | retry RUN       (retry re-runs a failed or cancelled run from its failed steps)
+  workers                      (capstan worker processes heartbeating now, with their labels)
   cache-clear`;
 
 const LOCAL_VERBS = new Set(['validate', 'graph', 'order']);
@@ -109,6 +110,10 @@ const REMOTE: Record<string, (client: CapstanClient, rest: string[], v: Record<s
     if (rest.length !== 1) fail(`expected RUN\nusage: ${USAGE}`);
     const r = await client.retryPipelineRun(rest[0]);
     process.stdout.write(`run ${r.run_id} queued again from its failed steps\n`);
+  },
+  workers: async (client, _rest, v) => {
+    const list = await client.pipelineWorkers();
+    printRows(list.map((w) => ({ worker: w.id, labels: Object.entries(w.labels).map(([k, x]) => `${k}=${x}`).join(','), seen: iso(w.last_seen_time), step: w.task?.task_id ?? '' })), ['worker', 'labels', 'seen', 'step'], v.json, list);
   },
   'cache-clear': async (client) => {
     process.stdout.write(`forgot ${await client.clearPipelineCache()} cached step results\n`);

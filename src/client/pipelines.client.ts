@@ -99,6 +99,10 @@ export abstract class PipelinesClient extends MonitoringClient {
     return (await this.call<{ run: WirePipelineRun }>('POST', `${PIPELINES}/runs/retry`, { run_id: runId })).run;
   }
 
+  async pipelineWorkers(): Promise<Array<{ id: string; labels: Record<string, string>; last_seen_time: number; task: { task_id: string; attempt: number } | null }>> {
+    return (await this.call<{ workers: Array<{ id: string; labels: Record<string, string>; last_seen_time: number; task: { task_id: string; attempt: number } | null }> }>('GET', `${PIPELINES}/workers`)).workers;
+  }
+
   async clearPipelineCache(): Promise<number> {
     return (await this.call<{ deleted: number }>('POST', `${PIPELINES}/cache/clear`)).deleted;
   }

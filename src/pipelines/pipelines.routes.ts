@@ -4,6 +4,7 @@ import { defineRoute, type RouteContext, type RouteDef } from '../server/route.j
 import { parsePipeline } from './spec/index.js';
 import type { PipelinesService } from './pipelines.service.js';
 import type { PipelineRunRow, StepRow } from './types.js';
+import type { WorkerInfo } from './workers/queue.js';
 
 type Input = Record<string, any>;
 const BASE = '/api/capstan/pipelines';
@@ -50,8 +51,17 @@ async function readBody(stream: AsyncIterable<unknown>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export function pipelineRoutes(svc: PipelinesService, projectId: (name: string) => Promise<number>): RouteDef[] {
+export function pipelineRoutes(svc: PipelinesService, projectId: (name: string) => Promise<number>, workers: () => Promise<WorkerInfo[] | null>): RouteDef[] {
   return [
+    defineRoute({
+      method: 'GET', path: `${BASE}/workers`, tag: 'pipelines', summary: 'The capstan worker processes heartbeating now: labels, last heartbeat, the step each runs (none unless pipelines.runner is workers)',
+      access: onPipeline('read'),
+      handler: async () => {
+        // With another runner there is no queue to look at: no workers.
+        const list = (await workers()) ?? [];
+        return { workers: list.map((w) => ({ id: w.id, labels: w.labels, last_seen_time: w.lastSeenMs, task: w.task ? { task_id: w.task.taskId, attempt: w.task.attempt } : null })) };
+      },
+    }),
     defineRoute({
       method: 'POST', path: `${BASE}/webhook/:project/:name`, tag: 'pipelines', rawBody: true,
       summary: "Start a run of an applied pipeline from a signed webhook (X-Capstan-Signature: sha256=HMAC of the body under the trigger's secret); a JSON body may carry params",

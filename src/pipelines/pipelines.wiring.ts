@@ -74,8 +74,10 @@ export function createPipelines(deps: PipelinesDeps): Pipelines {
     inheritEnv: config['pipelines.inherit_env'].split(',').map((s) => s.trim()).filter(Boolean), keepWorkDirs: config['pipelines.keep_work_dirs'],
     cliEntry: CLI_ENTRY,
   }));
+  let stepQueue: StepQueue | null = null;
+  const queue = () => (stepQueue ??= new StepQueue(config['pipelines.redis_url']));
   const makers: PipelinesDeps['extraRunners'] = {
-    workers: () => new WorkersRunner(new StepQueue(config['pipelines.redis_url']), logger),
+    workers: () => new WorkersRunner(queue(), logger),
     ...deps.extraRunners,
   };
   const runnerFor = (kind: string): StepRunner => {
@@ -145,7 +147,7 @@ export function createPipelines(deps: PipelinesDeps): Pipelines {
     return service.submit({ projectId: t.projectId, pipeline: t.pipeline, params: t.params, useCache: true, trigger: t.trigger, createdBy: p.updatedBy, principalId: p.principalId });
   }, logger);
   return {
-    routes: pipelineRoutes(service, deps.projectId),
+    routes: pipelineRoutes(service, deps.projectId, async () => (config['pipelines.runner'] === 'workers' ? queue().workers() : null)),
     service,
     start: () => service.start(),
     close: async () => {

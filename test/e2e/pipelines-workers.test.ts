@@ -70,6 +70,13 @@ steps:
     resources: {gpu: 1, node_labels: {zone: a}}
     cache: false
 `;
+    let listed: any[] = [];
+    for (let i = 0; i < 100 && listed.length < 2; i++) {
+      listed = (await httpRequest(server.url, 'GET', '/api/capstan/pipelines/workers')).json.workers;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(listed.length, 2);
+    assert.deepEqual(listed[0].labels, { zone: 'a', gpu: '1' });
     const created = await httpRequest(server.url, 'POST', '/api/capstan/pipelines/runs/create', { yaml });
     assert.equal(created.status, 200, JSON.stringify(created.json));
     const runId = created.json.run.run_id;
