@@ -63,6 +63,28 @@ export function stepServerUrl(config: Config): string {
   return (config['pipelines.public_url'] || config['monitoring.public_url'] || `http://${host.includes(':') ? `[${host}]` : host}:${config['server.port']}`).replace(/\/+$/, '');
 }
 
+/** The Kubernetes client is loaded on the first step it runs: it costs most of a second at start-up. */
+function lazyKubernetesRunner(config: Config): StepRunner {
+  let runner: Promise<StepRunner> | null = null;
+  const load = () => (runner ??= (async () => {
+    const [{ KubeConfig }, { KubernetesRunner }] = await Promise.all([import('@kubernetes/client-node'), import('./kubernetes/runner.js')]);
+    const kc = new KubeConfig();
+    if (config['pipelines.kubeconfig']) kc.loadFromFile(config['pipelines.kubeconfig']);
+    else kc.loadFromDefault();
+    return new KubernetesRunner(kc, {
+      namespace: config['pipelines.kubernetes_namespace'], defaultImage: config['pipelines.kubernetes_image'], launcherImage: config['pipelines.kubernetes_launcher_image'],
+      serviceAccount: config['pipelines.kubernetes_service_account'] || undefined, ttlSecondsAfterFinished: 3600,
+    });
+  })());
+  return {
+    kind: 'kubernetes',
+    runAttempt: async (task, hooks) => (await load()).runAttempt(task, hooks),
+    close: async () => {
+      if (runner) await (await runner).close();
+    },
+  };
+}
+
 export function createPipelines(deps: PipelinesDeps): Pipelines {
   const { config, logger } = deps;
   const sql = new PipelinesSql(deps.db);
@@ -78,6 +100,7 @@ export function createPipelines(deps: PipelinesDeps): Pipelines {
   const queue = () => (stepQueue ??= new StepQueue(config['pipelines.redis_url']));
   const makers: PipelinesDeps['extraRunners'] = {
     workers: () => new WorkersRunner(queue(), logger),
+    kubernetes: () => lazyKubernetesRunner(config),
     ...deps.extraRunners,
   };
   const runnerFor = (kind: string): StepRunner => {
