@@ -17,8 +17,13 @@ export interface KubernetesRunnerOptions extends KubernetesOptions {
 
 const IMAGE_PROBLEMS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError']);
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((r) => {
-  const t = setTimeout(r, ms);
-  signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+  const done = () => {
+    clearTimeout(t);
+    signal.removeEventListener('abort', done);
+    r();
+  };
+  const t = setTimeout(done, ms);
+  signal.addEventListener('abort', done, { once: true });
 });
 
 /** An API error as a Capstan error that says what to do. */

@@ -145,6 +145,8 @@ export class RunExecution {
     const running = new Map<number, Promise<void>>();
     const perStep = new Map<string, number>();
     const executor = new InstanceExecutor({ ...this.deps, log: this.logs });
+    // One listener for the whole run: the loop below waits on it once per finished step.
+    const aborted = new Promise<void>((r) => (this.abort.signal.aborted ? r() : this.abort.signal.addEventListener('abort', () => r(), { once: true })));
     for (;;) {
       if (this.abort.signal.aborted) break;
       let progressed = false;
@@ -204,7 +206,7 @@ export class RunExecution {
         }
       }
       if (running.size === 0 && !progressed) break;
-      if (!progressed || running.size > 0) await Promise.race([...running.values(), new Promise((r) => this.abort.signal.addEventListener('abort', r, { once: true }))]);
+      if (!progressed || running.size > 0) await Promise.race([...running.values(), aborted]);
     }
     await Promise.all(running.values());
   }
