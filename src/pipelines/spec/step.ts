@@ -38,11 +38,7 @@ interface Ctx {
 
 type Fields = Map<string, Field>;
 
-function fieldMap(c: Ctx, node: Node | null, path: string, known: readonly string[]): Fields {
-  const fields = c.r.fields(node, path) ?? [];
-  c.r.onlyKnown(fields, known, path);
-  return new Map(fields.map((f) => [f.key, f]));
-}
+const fieldMap = (c: Ctx, node: Node | null, path: string, known: readonly string[]): Fields => c.r.fieldMap(node, path, known);
 
 const nodeOf = (fields: Fields, key: string): Node | null => fields.get(key)?.node ?? null;
 
