@@ -67,10 +67,8 @@ export function stepServerUrl(config: Config): string {
 function lazyKubernetesRunner(config: Config): StepRunner {
   let runner: Promise<StepRunner> | null = null;
   const load = () => (runner ??= (async () => {
-    const [{ KubeConfig }, { KubernetesRunner }] = await Promise.all([import('@kubernetes/client-node'), import('./kubernetes/runner.js')]);
-    const kc = new KubeConfig();
-    if (config['pipelines.kubeconfig']) kc.loadFromFile(config['pipelines.kubeconfig']);
-    else kc.loadFromDefault();
+    const { KubernetesRunner, loadKubeConfig } = await import('./kubernetes/runner.js');
+    const kc = loadKubeConfig({ file: config['pipelines.kubeconfig'] || undefined });
     return new KubernetesRunner(kc, {
       namespace: config['pipelines.kubernetes_namespace'], defaultImage: config['pipelines.kubernetes_image'], launcherImage: config['pipelines.kubernetes_launcher_image'],
       serviceAccount: config['pipelines.kubernetes_service_account'] || undefined, ttlSecondsAfterFinished: 3600,

@@ -1,215 +1,305 @@
 // A local stand-in for the parts of the Kubernetes API the pipeline runner uses, with Kubernetes'
-// own paths, object shapes, status codes and Status error bodies. A Job's pod really runs: its
-// container's command executes here as a child process (the image is recorded, not pulled), with
-// the Job's env and its Secret's values, honouring activeDeadlineSeconds. Init containers are
-// recorded, not run. Simulated: an image named *does-not-exist* (ErrImagePull), a nodeSelector key
-// capstan.dev/unschedulable (Unschedulable), a pod deleted mid-run, a token without rights (403).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+// own paths, object shapes, status codes and Status error bodies (401, 403 naming the verb, 404,
+// 409 AlreadyExists, 422 Invalid with causes; kube-rules.ts). It is the Job controller and garbage
+// collector too, and its node (kube-node.ts) runs each pod's container as a child process here (the
+// image is recorded, not pulled) with the Job's env and its Secret's values. Pods go Pending →
+// Running → Succeeded/Failed; they can be watched (`watch=true`, resourceVersions, replay) and their
+// logs followed (chunked, timestamps, sinceTime). activeDeadlineSeconds ends the pod (Job condition
+// DeadlineExceeded). Simulated on request: an image named *does-not-exist* (ErrImagePull, then
+// ImagePullBackOff), a nodeSelector key capstan.dev/unschedulable (Unschedulable), a missing Secret
+// (CreateContainerConfigError), refused verbs (forbid), a pod or Job deleted, streams dropped.
+// Not modelled: init containers running (they complete at once), node resources, quotas, admission,
+// evictions, patch and apply, field validation warnings, watch expiry (410 Gone), TLS.
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { invalidBody, matches, RESOURCES, statusBody, validateJob, validateSecret, type Obj } from './kube-rules.js';
+import { StandInNode, type Pod } from './kube-node.js';
 
-type Obj = Record<string, any>;
-
-interface PodState {
-  name: string;
-  job: string;
-  namespace: string;
-  phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed';
-  log: string;
-  exitCode: number | null;
-  waiting: { reason: string; message: string } | null;
-  unschedulable: boolean;
-  child: ChildProcess | null;
-  dir: string;
-}
+const clone = <T>(v: T): T => structuredClone(v);
 
 export interface Recorded {
   method: string;
   path: string;
+  query: Record<string, string>;
   body: Obj | null;
+}
+
+interface Watcher {
+  res: ServerResponse;
+  ns: string;
+  selector: string;
 }
 
 export class KubeStandIn {
   readonly requests: Recorded[] = [];
   readonly jobs = new Map<string, Obj>();
   readonly secrets = new Map<string, Obj>();
-  readonly pods = new Map<string, PodState>();
-  /** When set, every request answers 403 (a service account without the RBAC the runner needs). */
-  forbidden = false;
-  private server: Server | null = null;
+  readonly pods = new Map<string, Pod>();
+  readonly namespaces: Set<string>;
   url = '';
+  private readonly forbidden = new Set<string>();
+  private readonly watchers = new Set<Watcher>();
+  private readonly history: Array<{ rv: number; type: string; object: Obj }> = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private rv = 1000;
+  private server: Server | null = null;
+  private readonly node: StandInNode;
 
-  constructor(private readonly token: string) {}
+  /**
+   * `token`: the bearer token required (401 otherwise); `user`: named in 403s; `imagePath`:
+   * directories searched for commands before this machine's PATH, standing in for the images.
+   */
+  constructor(private readonly opts: { token?: string; namespaces?: string[]; user?: string; imagePath?: string[] } = {}) {
+    this.namespaces = new Set(opts.namespaces ?? ['default']);
+    this.node = new StandInNode({
+      changed: (pod) => this.emit('MODIFIED', pod),
+      secret: (ns, name) => this.secrets.get(`${ns}/${name}`),
+      exited: (pod, exitCode) => {
+        const job = [...this.jobs.values()].find((j) => j.metadata.uid === pod.object.metadata.ownerReferences[0].uid);
+        if (job && !job.status.conditions?.length) this.finishJob(job, exitCode !== 0, 'BackoffLimitExceeded', 'Job has reached the specified backoff limit');
+      },
+      removed: (pod) => {
+        this.pods.delete(pod.object.metadata.name);
+        this.emit('DELETED', pod);
+      },
+    }, opts.imagePath);
+  }
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server = createServer((req, res) => void this.handle(req, res).catch((err) => this.status(res, 500, 'InternalError', String(err))));
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
   }
 
   async stop(): Promise<void> {
-    for (const p of this.pods.values()) this.kill(p);
+    for (const t of this.timers) clearTimeout(t);
+    for (const pod of [...this.pods.values()]) this.node.kill(pod);
+    this.dropStreams('destroy');
+    this.server?.closeAllConnections();
     await new Promise((r) => this.server?.close(r));
   }
 
-  /** Deletes a pod as a node failure or an operator would. */
-  deletePod(name: string): void {
-    const p = this.pods.get(name);
-    if (p) this.removePod(p);
+  /** Answers 403 to `verb` on `resource` (`create jobs`, `watch pods`, `get pods/log`), as RBAC would. */
+  forbid(verb: string, resource: string): void {
+    this.forbidden.add(`${verb} ${resource}`);
   }
 
-  private status(res: ServerResponse, code: number, reason: string, message: string): void {
-    res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }));
+  allowAll(): void {
+    this.forbidden.clear();
+  }
+
+  /** Deletes a pod as an operator (kubectl delete pod) or the node lifecycle controller would. */
+  deletePod(name: string, graceSeconds = 30): void {
+    const pod = this.pods.get(name);
+    if (pod) this.node.terminate(pod, graceSeconds);
+  }
+
+  /** Deletes a Job as `kubectl delete job --cascade=...` would (the API's default for Jobs: orphan the pods). */
+  deleteJob(name: string, propagationPolicy: 'Orphan' | 'Background' = 'Orphan'): void {
+    const key = [...this.jobs.keys()].find((k) => k.endsWith(`/${name}`));
+    if (key) this.collectGarbage(this.jobs.get(key)!, propagationPolicy);
+    if (key) this.jobs.delete(key);
+  }
+
+  /** Ends every watch and log stream: cleanly (the server closing them) or by breaking the connection. */
+  dropStreams(how: 'end' | 'destroy' = 'end'): void {
+    const responses = [...[...this.watchers].map((w) => w.res), ...[...this.pods.values()].flatMap((p) => [...p.followers].map((f) => f.res))];
+    for (const res of responses) how === 'end' ? res.end() : res.destroy();
+    this.watchers.clear();
+    for (const pod of this.pods.values()) pod.followers.clear();
+  }
+
+  /** The requests that match, newest last. */
+  sent(method: string, path: RegExp): Recorded[] {
+    return this.requests.filter((r) => r.method === method && path.test(r.path));
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
   }
 
   private send(res: ServerResponse, code: number, body: unknown): void {
     res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   }
 
+  private status(res: ServerResponse, code: number, reason: string, message: string, details?: Obj): void {
+    this.send(res, code, statusBody(code, reason, message, details));
+  }
+
+  private success(res: ServerResponse, name: string, resource: string, uid: string): void {
+    this.send(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: RESOURCES[resource].group || undefined, kind: resource, uid } });
+  }
+
+  private meta(ns: string, body: Obj): Obj {
+    return { ...body.metadata, namespace: ns, uid: randomUUID(), resourceVersion: String(++this.rv), creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
-    const url = new URL(req.url ?? '/', 'http://x');
+    const url = new URL(req.url ?? '/', 'http://standin');
+    const query = Object.fromEntries(url.searchParams);
     const body = text ? (JSON.parse(text) as Obj) : null;
-    this.requests.push({ method: req.method ?? '', path: url.pathname + url.search, body });
-    if (req.headers.authorization !== `Bearer ${this.token}`) return this.status(res, 401, 'Unauthorized', 'Unauthorized');
-    if (this.forbidden) return this.status(res, 403, 'Forbidden', `jobs.batch is forbidden: User "system:serviceaccount:ci:capstan" cannot create resource "jobs" in API group "batch"`);
-    const m = /^\/(?:api\/v1|apis\/batch\/v1)\/namespaces\/([^/]+)\/(secrets|jobs|pods)(?:\/([^/]+))?(?:\/(log))?$/.exec(url.pathname);
-    if (!m) return this.status(res, 404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
-    const [, ns, kind, name, log] = m;
-    const key = (n: string) => `${ns}/${n}`;
-    if (kind === 'secrets') {
-      if (req.method === 'POST') {
-        const n = body!.metadata.name;
-        if (this.secrets.has(key(n))) return this.status(res, 409, 'AlreadyExists', `secrets "${n}" already exists`);
-        const data = { ...(body!.data ?? {}) };
-        for (const [k, v] of Object.entries(body!.stringData ?? {})) data[k] = Buffer.from(String(v)).toString('base64');
-        const stored = { ...body, stringData: undefined, data, metadata: { ...body!.metadata, namespace: ns, uid: `uid-${n}` } };
-        this.secrets.set(key(n), stored);
-        return this.send(res, 201, stored);
-      }
-      if (req.method === 'DELETE' && name) {
-        if (!this.secrets.delete(key(name))) return this.status(res, 404, 'NotFound', `secrets "${name}" not found`);
-        return this.send(res, 200, { kind: 'Status', apiVersion: 'v1', status: 'Success' });
-      }
+    const method = req.method ?? 'GET';
+    this.requests.push({ method, path: url.pathname, query, body });
+    if (this.opts.token && req.headers.authorization !== `Bearer ${this.opts.token}`) return this.status(res, 401, 'Unauthorized', 'Unauthorized');
+    const m = /^\/(api\/v1|apis\/batch\/v1)\/namespaces\/([^/]+)\/(jobs|secrets|pods)(?:\/([^/]+))?(\/log)?$/.exec(url.pathname);
+    if (!m || (m[3] === 'jobs') !== (m[1] === 'apis/batch/v1') || (m[5] && m[3] !== 'pods')) return this.status(res, 404, 'NotFound', 'the server could not find the requested resource');
+    const [, , ns, resource, name, log] = m;
+    const verb = log ? 'get' : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'DELETE' ? (name ? 'delete' : 'deletecollection') : name ? 'get' : query.watch === 'true' ? 'watch' : 'list';
+    const rbac = log ? 'pods/log' : resource;
+    if (this.forbidden.has(`${verb} ${rbac}`)) {
+      const group = RESOURCES[resource].group;
+      return this.status(res, 403, 'Forbidden', `${rbac}${group ? `.${group}` : ''}${name ? ` "${name}"` : ''} is forbidden: User "${this.opts.user ?? 'system:serviceaccount:default:capstan'}" cannot ${verb} resource "${rbac}" in API group "${group}" in the namespace "${ns}"`, { ...(name ? { name } : {}), group: group || undefined, kind: rbac });
     }
-    if (kind === 'jobs') {
-      if (req.method === 'POST') {
-        const n = body!.metadata.name;
-        if (this.jobs.has(key(n))) return this.status(res, 409, 'AlreadyExists', `jobs.batch "${n}" already exists`);
-        if (!body!.spec?.template?.spec?.containers?.length) return this.status(res, 422, 'Invalid', `Job.batch "${n}" is invalid: spec.template.spec.containers: Required value`);
-        const job = { ...body, metadata: { ...body!.metadata, namespace: ns, uid: `uid-${n}` }, status: {} };
-        this.jobs.set(key(n), job);
-        this.runPod(ns, job);
-        return this.send(res, 201, job);
-      }
-      const job = name ? this.jobs.get(key(name)) : undefined;
-      if (!job) return this.status(res, 404, 'NotFound', `jobs.batch "${name}" not found`);
-      if (req.method === 'GET') return this.send(res, 200, job);
-      if (req.method === 'DELETE') {
-        this.jobs.delete(key(name!));
-        for (const p of [...this.pods.values()]) if (p.job === name && p.namespace === ns) this.removePod(p);
-        return this.send(res, 200, { kind: 'Status', apiVersion: 'v1', status: 'Success' });
-      }
+    if (!this.namespaces.has(ns) && (verb === 'create' || verb === 'update')) return this.status(res, 404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' });
+    if (resource === 'pods') return this.pod(res, ns, verb, name, !!log, query);
+    const store = resource === 'jobs' ? this.jobs : this.secrets;
+    const key = `${ns}/${name ?? body?.metadata?.name}`;
+    const notFound = () => this.status(res, 404, 'NotFound', `${resource}${resource === 'jobs' ? '.batch' : ''} "${name}" not found`, { name, group: RESOURCES[resource].group || undefined, kind: resource });
+    if (verb === 'create') {
+      const causes = resource === 'jobs' ? validateJob(body!) : validateSecret(body!);
+      if (causes.length) return this.send(res, 422, invalidBody(resource, body?.metadata?.name ?? '', causes));
+      if (store.has(key)) return this.status(res, 409, 'AlreadyExists', `${resource}${resource === 'jobs' ? '.batch' : ''} "${body!.metadata.name}" already exists`, { name: body!.metadata.name, group: RESOURCES[resource].group || undefined, kind: resource });
+      const stored = resource === 'jobs' ? this.createJob(ns, body!) : this.storeSecret(ns, body!);
+      return this.send(res, 201, stored);
     }
-    if (kind === 'pods') {
-      const selector = url.searchParams.get('labelSelector') ?? '';
-      const jobName = /^job-name=(.+)$/.exec(selector)?.[1];
-      const matching = [...this.pods.values()].filter((p) => p.namespace === ns && (!jobName || p.job === jobName));
-      if (log && name) {
-        const p = this.pods.get(name);
-        if (!p) return this.status(res, 404, 'NotFound', `pods "${name}" not found`);
-        return void res.writeHead(200, { 'content-type': 'text/plain' }).end(p.log);
-      }
-      if (req.method === 'GET' && !name) return this.send(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: matching.map((p) => this.podObject(p)) });
-      if (req.method === 'DELETE' && !name) {
-        for (const p of matching) this.removePod(p);
-        return this.send(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [] });
-      }
+    if (verb === 'list') return this.send(res, 200, { kind: `${RESOURCES[resource].kind}List`, apiVersion: resource === 'jobs' ? 'batch/v1' : 'v1', metadata: { resourceVersion: String(this.rv) }, items: [...store.values()].filter((o) => o.metadata.namespace === ns && matches(query.labelSelector ?? '', o.metadata.labels)) });
+    const current = store.get(key);
+    if (!current) return notFound();
+    if (verb === 'get') return this.send(res, 200, current);
+    if (verb === 'update' && resource === 'secrets') return this.updateSecret(res, key, current, body!);
+    if (verb === 'delete') {
+      store.delete(key);
+      if (resource === 'jobs') this.collectGarbage(current, body?.propagationPolicy ?? query.propagationPolicy ?? 'Orphan');
+      return this.success(res, name!, resource, current.metadata.uid);
     }
-    return this.status(res, 405, 'MethodNotAllowed', `${req.method} is not supported here`);
+    return this.status(res, 405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
   }
 
-  private podObject(p: PodState): Obj {
-    const state = p.waiting ? { waiting: p.waiting }
-      : p.phase === 'Running' ? { running: { startedAt: new Date().toISOString() } }
-      : p.exitCode !== null ? { terminated: { exitCode: p.exitCode, reason: p.exitCode === 0 ? 'Completed' : 'Error' } } : { waiting: { reason: 'ContainerCreating' } };
-    return {
-      metadata: { name: p.name, namespace: p.namespace, labels: { 'job-name': p.job } },
-      status: {
-        phase: p.phase,
-        conditions: p.unschedulable ? [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 3 node(s) didn\'t match Pod\'s node affinity/selector.' }] : [{ type: 'PodScheduled', status: 'True' }],
-        ...(p.unschedulable ? {} : { containerStatuses: [{ name: 'step', image: 'x', imageID: '', ready: p.phase === 'Running', restartCount: 0, state }] }),
-      },
+  private storeSecret(ns: string, body: Obj): Obj {
+    const data: Record<string, string> = { ...body.data };
+    for (const [k, v] of Object.entries(body.stringData ?? {})) data[k] = Buffer.from(String(v)).toString('base64');
+    const { stringData: _written, ...rest } = body;
+    const stored = { ...rest, kind: 'Secret', apiVersion: 'v1', type: body.type ?? 'Opaque', data, metadata: this.meta(ns, body) };
+    this.secrets.set(`${ns}/${body.metadata.name}`, stored);
+    return stored;
+  }
+
+  private updateSecret(res: ServerResponse, key: string, current: Obj, body: Obj): void {
+    const data: Record<string, string> = { ...body.data };
+    for (const [k, v] of Object.entries(body.stringData ?? {})) data[k] = Buffer.from(String(v)).toString('base64');
+    if (body.metadata?.resourceVersion && body.metadata.resourceVersion !== current.metadata.resourceVersion) {
+      return this.status(res, 409, 'Conflict', `Operation cannot be fulfilled on secrets "${current.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`);
+    }
+    if (current.immutable && JSON.stringify(Object.entries(data).sort()) !== JSON.stringify(Object.entries(current.data).sort())) {
+      return this.send(res, 422, invalidBody('secrets', current.metadata.name, [{ field: 'data', message: 'Forbidden: field is immutable when `immutable` is set' }]));
+    }
+    const owners = body.metadata?.ownerReferences ?? [];
+    const bad = owners.findIndex((o: Obj) => !o.apiVersion || !o.kind || !o.name || !o.uid);
+    if (bad >= 0) return this.send(res, 422, invalidBody('secrets', current.metadata.name, [{ field: `metadata.ownerReferences[${bad}]`, message: 'Invalid value: apiVersion, kind, name and uid are required' }]));
+    const stored = { ...current, metadata: { ...current.metadata, labels: body.metadata?.labels, annotations: body.metadata?.annotations, ownerReferences: owners, resourceVersion: String(++this.rv) } };
+    this.secrets.set(key, stored);
+    this.send(res, 200, stored);
+  }
+
+  /** What the garbage collector does after a Job is deleted. Jobs default to orphaning their pods. */
+  private collectGarbage(job: Obj, policy: string): void {
+    if (policy === 'Orphan') return;
+    this.later(20, () => {
+      for (const pod of this.pods.values()) if (pod.object.metadata.ownerReferences?.[0]?.uid === job.metadata.uid) this.node.terminate(pod, pod.object.spec.terminationGracePeriodSeconds ?? 30);
+      for (const [key, secret] of this.secrets) if (secret.metadata.ownerReferences?.some((o: Obj) => o.uid === job.metadata.uid)) this.secrets.delete(key);
+    });
+  }
+
+  private createJob(ns: string, body: Obj): Obj {
+    const job: Obj = { ...clone(body), kind: 'Job', apiVersion: 'batch/v1', metadata: this.meta(ns, body), status: { startTime: new Date().toISOString(), active: 0 } };
+    this.jobs.set(`${ns}/${job.metadata.name}`, job);
+    this.later(10, () => this.jobs.get(`${ns}/${job.metadata.name}`) === job && this.createPod(job));
+    const deadline = job.spec.activeDeadlineSeconds;
+    if (deadline) this.later(deadline * 1000, () => this.deadlineExceeded(job));
+    return job;
+  }
+
+  private finishJob(job: Obj, failed: boolean, reason: string, message: string): void {
+    const now = new Date().toISOString();
+    const conditions = failed
+      ? [{ type: 'FailureTarget', status: 'True', reason, message, lastTransitionTime: now }, { type: 'Failed', status: 'True', reason, message, lastTransitionTime: now }]
+      : [{ type: 'SuccessCriteriaMet', status: 'True', reason: 'CompletionsReached', lastTransitionTime: now }, { type: 'Complete', status: 'True', reason: 'CompletionsReached', lastTransitionTime: now }];
+    job.status = { ...job.status, active: 0, ready: 0, [failed ? 'failed' : 'succeeded']: 1, ...(failed ? {} : { completionTime: now }), conditions };
+    job.metadata.resourceVersion = String(++this.rv);
+    const ttl = job.spec.ttlSecondsAfterFinished;
+    const key = `${job.metadata.namespace}/${job.metadata.name}`;
+    if (ttl !== undefined) this.later(ttl * 1000, () => this.jobs.get(key) === job && (this.jobs.delete(key), this.collectGarbage(job, 'Background')));
+  }
+
+  private deadlineExceeded(job: Obj): void {
+    if (this.jobs.get(`${job.metadata.namespace}/${job.metadata.name}`) !== job || job.status.conditions?.length) return;
+    const message = 'Job was active longer than specified deadline';
+    job.status.conditions = [{ type: 'FailureTarget', status: 'True', reason: 'DeadlineExceeded', message, lastTransitionTime: new Date().toISOString() }];
+    const pods = [...this.pods.values()].filter((p) => p.object.metadata.labels['job-name'] === job.metadata.name);
+    for (const pod of pods) this.node.terminate(pod, pod.object.spec.terminationGracePeriodSeconds ?? 30);
+    const waitGone = () => (pods.some((p) => this.pods.has(p.object.metadata.name)) ? this.later(20, waitGone) : this.finishJob(job, true, 'DeadlineExceeded', message));
+    waitGone();
+  }
+
+  /** A pod event: a new resourceVersion, kept for replay, sent to the watches that match. */
+  private emit(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Pod): void {
+    pod.object.metadata.resourceVersion = String(++this.rv);
+    const event = { rv: this.rv, type, object: clone(pod.object) };
+    this.history.push(event);
+    for (const w of this.watchers) if (w.ns === event.object.metadata.namespace && matches(w.selector, event.object.metadata.labels)) w.res.write(`${JSON.stringify({ type, object: event.object })}\n`);
+  }
+
+  private createPod(job: Obj): void {
+    const template = clone(job.spec.template);
+    const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+    const name = `${job.metadata.name}-${Array.from({ length: 5 }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join('')}`;
+    const controllerLabels = { 'job-name': job.metadata.name, 'batch.kubernetes.io/job-name': job.metadata.name, 'controller-uid': job.metadata.uid, 'batch.kubernetes.io/controller-uid': job.metadata.uid };
+    const object = {
+      kind: 'Pod', apiVersion: 'v1',
+      metadata: { ...this.meta(job.metadata.namespace, { metadata: { name, generateName: `${job.metadata.name}-` } }), labels: { ...template.metadata?.labels, ...controllerLabels }, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata.name, uid: job.metadata.uid, controller: true, blockOwnerDeletion: true }] },
+      spec: { ...template.spec, terminationGracePeriodSeconds: template.spec.terminationGracePeriodSeconds ?? 30 },
+      status: { phase: 'Pending', qosClass: 'BestEffort', conditions: [] as Obj[] },
     };
-  }
-
-  private runPod(ns: string, job: Obj): void {
-    const spec = job.spec.template.spec;
-    const container = spec.containers[0];
-    const name = `${job.metadata.name}-${Math.random().toString(36).slice(2, 7)}`;
-    const pod: PodState = { name, job: job.metadata.name, namespace: ns, phase: 'Pending', log: '', exitCode: null, waiting: null, unschedulable: false, child: null, dir: mkdtempSync(join(tmpdir(), 'kube-pod-')) };
+    const pod = this.node.admit(object);
     this.pods.set(name, pod);
-    if (Object.keys(spec.nodeSelector ?? {}).includes('capstan.dev/unschedulable')) {
-      pod.unschedulable = true;
-      return;
-    }
-    if (String(container.image).includes('does-not-exist')) {
-      pod.waiting = { reason: 'ErrImagePull', message: `rpc error: pulling image "${container.image}": not found` };
-      return;
-    }
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
-    for (const e of container.env ?? []) env[e.name] = e.value;
-    for (const from of container.envFrom ?? []) {
-      const secret = this.secrets.get(`${ns}/${from.secretRef.name}`);
-      for (const [k, v] of Object.entries(secret?.data ?? {})) env[k] = Buffer.from(String(v), 'base64').toString('utf8');
-    }
-    setTimeout(() => {
-      if (!this.pods.has(name)) return;
-      pod.phase = 'Running';
-      const [cmd, ...args] = container.command as string[];
-      const child = spawn(cmd, args, { cwd: pod.dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-      pod.child = child;
-      child.stdout!.on('data', (c) => (pod.log += String(c)));
-      child.stderr!.on('data', (c) => (pod.log += String(c)));
-      child.once('close', (code) => {
-        pod.child = null;
-        if (!this.pods.has(name) || pod.phase !== 'Running') return;
-        pod.exitCode = code ?? 137;
-        pod.phase = code === 0 ? 'Succeeded' : 'Failed';
-        job.status = code === 0
-          ? { succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] }
-          : { failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded' }] };
-      });
-      const deadline = job.spec.activeDeadlineSeconds;
-      if (deadline) {
-        setTimeout(() => {
-          if (pod.phase !== 'Running') return;
-          pod.phase = 'Failed';
-          pod.exitCode = 137;
-          this.kill(pod);
-          job.status = { failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' }] };
-        }, deadline * 1000).unref();
-      }
-    }, 30);
+    job.status.active = 1;
+    this.emit('ADDED', pod);
   }
 
-  private kill(p: PodState): void {
-    try {
-      if (p.child?.pid) process.kill(-p.child.pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
+  private pod(res: ServerResponse, ns: string, verb: string, name: string | undefined, log: boolean, query: Record<string, string>): void {
+    const pod = name ? this.pods.get(name) : undefined;
+    if (name && (!pod || pod.object.metadata.namespace !== ns)) return this.status(res, 404, 'NotFound', `pods "${name}" not found`, { name, kind: 'pods' });
+    if (log) return this.node.serveLog(res, pod!, query);
+    const selected = () => [...this.pods.values()].filter((p) => p.object.metadata.namespace === ns && matches(query.labelSelector ?? '', p.object.metadata.labels));
+    if (verb === 'get') return this.send(res, 200, pod!.object);
+    if (verb === 'list') return this.send(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items: selected().map((p) => p.object) });
+    if (verb === 'watch') return this.watch(res, ns, query);
+    const grace = query.gracePeriodSeconds !== undefined ? Number(query.gracePeriodSeconds) : undefined;
+    const victims = pod ? [pod] : verb === 'deletecollection' ? selected() : [];
+    if (verb !== 'delete' && verb !== 'deletecollection') return this.status(res, 405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+    for (const p of victims) this.node.terminate(p, grace ?? p.object.spec.terminationGracePeriodSeconds ?? 30);
+    this.send(res, 200, pod ? pod.object : { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: victims.map((p) => p.object) });
   }
 
-  private removePod(p: PodState): void {
-    this.kill(p);
-    this.pods.delete(p.name);
-    rmSync(p.dir, { recursive: true, force: true });
+  private watch(res: ServerResponse, ns: string, query: Record<string, string>): void {
+    const watcher = { res, ns, selector: query.labelSelector ?? '' };
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    const from = Number(query.resourceVersion ?? '0');
+    // No resourceVersion (or "0"): the current objects as ADDED first; otherwise what happened since.
+    const backlog = from > 0 ? this.history.filter((e) => e.rv > from && e.object.metadata.namespace === ns).map((e) => ({ type: e.type, object: e.object }))
+      : [...this.pods.values()].filter((p) => p.object.metadata.namespace === ns).map((p) => ({ type: 'ADDED', object: p.object }));
+    for (const e of backlog) if (matches(watcher.selector, e.object.metadata.labels)) res.write(`${JSON.stringify(e)}\n`);
+    this.watchers.add(watcher);
+    res.once('close', () => this.watchers.delete(watcher));
+    if (query.timeoutSeconds) this.later(Number(query.timeoutSeconds) * 1000, () => (this.watchers.delete(watcher), res.end()));
   }
 }
