@@ -101,8 +101,9 @@ export class CapstanClient extends PipelinesClient {
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     if (this.options.project) headers['x-capstan-project'] = this.options.project;
     // fetch takes a streamed body only with duplex 'half': all of it is sent before the answer is read.
+    // (Node's fetch takes an async iterable body; the cast lets the client also compile for browsers.)
     const res = await this.doFetch(url, upload
-      ? { method, headers, body: upload.stream, duplex: 'half' }
+      ? ({ method, headers, body: upload.stream, duplex: 'half' } as unknown as RequestInit)
       : { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
     // HTML and CSV answers (monitor reports, window data) come back as { text }.
@@ -165,6 +166,39 @@ export class CapstanClient extends PipelinesClient {
       token = page.next_page_token;
     } while (token);
     return out;
+  }
+
+  /** One directory level of a run's artifacts (`path` relative to the run's artifact root). */
+  async listArtifacts(runId: string, path = ''): Promise<{ root_uri: string; files: { path: string; is_dir: boolean; file_size?: number }[] }> {
+    const out = await this.mlflow<{ root_uri: string; files?: { path: string; is_dir: boolean; file_size?: number }[] }>('GET', '/artifacts/list', undefined, { run_id: runId, path: path || undefined });
+    return { root_uri: out.root_uri, files: out.files ?? [] };
+  }
+
+  /**
+   * The first `maxBytes` of a run's artifact file, read through the artifact proxy; null when the
+   * run's artifacts are not served by it (an artifact root outside mlflow-artifacts:/).
+   */
+  async readArtifact(rootUri: string, path: string, maxBytes = 1 << 20): Promise<{ bytes: Uint8Array; total: number; contentType: string } | null> {
+    const m = /^mlflow-artifacts:\/*(.*)$/.exec(rootUri);
+    if (!m) return null;
+    const rel = [m[1].replace(/\/+$/, ''), path].filter(Boolean).join('/').split('/').map(seg).join('/');
+    const headers: Record<string, string> = { range: `bytes=0-${maxBytes - 1}` };
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    if (this.options.project) headers['x-capstan-project'] = this.options.project;
+    const res = await this.doFetch(`${this.base}/api/2.0/mlflow-artifacts/artifacts/${rel}`, { headers });
+    if (!res.ok) {
+      const text = await res.text();
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        body = { message: text };
+      }
+      throw new CapstanError(res.status, String(body.error_code ?? 'INTERNAL_ERROR'), String(body.message ?? text));
+    }
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const total = Number(/\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1] ?? bytes.length);
+    return { bytes, total, contentType: res.headers.get('content-type') ?? 'application/octet-stream' };
   }
 
   async login(username: string, password: string): Promise<{ token: string; expires_at: string }> {

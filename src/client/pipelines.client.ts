@@ -49,6 +49,21 @@ export interface WireLogLine {
   line: string;
 }
 
+/** A pipeline file's steps and the dependencies between them (`conditional`: the later step has a `when`). */
+export interface WirePipelineGraph {
+  steps: Array<{ name: string; when: string | null }>;
+  edges: Array<{ from: string; to: string; conditional: boolean }>;
+}
+
+export interface WirePipeline extends WirePipelineGraph {
+  name: string;
+  source: string;
+  updated_time: number;
+  updated_by: string;
+  /** As in the file: schedule (cron, timeZone), dataset, alias, alert, webhook; each with its params. */
+  triggers: Array<{ kind: string; params: Record<string, unknown>; [key: string]: unknown }>;
+}
+
 export interface StartPipelineRequest {
   yaml?: string;
   pipeline?: string;
@@ -71,6 +86,10 @@ export abstract class PipelinesClient extends MonitoringClient {
     return (await this.call<{ pipelines: Array<{ name: string; updated_time: number; updated_by: string }> }>('GET', `${PIPELINES}/list`)).pipelines;
   }
 
+  async getPipeline(name: string): Promise<WirePipeline> {
+    return (await this.call<{ pipeline: WirePipeline }>('GET', `${PIPELINES}/get`, undefined, { name })).pipeline;
+  }
+
   async deletePipeline(name: string): Promise<void> {
     await this.call('DELETE', `${PIPELINES}/delete`, undefined, { name });
   }
@@ -83,7 +102,7 @@ export abstract class PipelinesClient extends MonitoringClient {
     return (await this.call<{ runs: WirePipelineRun[] }>('GET', `${PIPELINES}/runs/list`, undefined, query(filter))).runs;
   }
 
-  async getPipelineRun(runId: string): Promise<{ run: WirePipelineRun; steps: WirePipelineStep[] }> {
+  async getPipelineRun(runId: string): Promise<{ run: WirePipelineRun; steps: WirePipelineStep[]; graph: WirePipelineGraph }> {
     return this.call('GET', `${PIPELINES}/runs/get`, undefined, { run_id: runId });
   }
 

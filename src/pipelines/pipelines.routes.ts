@@ -2,6 +2,7 @@ import { AppError, invalidParam } from '../errors/index.js';
 import { pageSize, type Fields } from '../server/fields.js';
 import { defineRoute, type RouteContext, type RouteDef } from '../server/route.js';
 import { parsePipeline } from './spec/index.js';
+import { edges } from './spec/graph.js';
 import type { PipelinesService } from './pipelines.service.js';
 import type { PipelineRunRow, StepRow } from './types.js';
 import type { WorkerInfo } from './workers/queue.js';
@@ -29,6 +30,17 @@ export const stepToWire = (s: StepRow) => ({
   cached_from: s.cachedFrom || null, exit_code: s.exitCode, message: s.message, metrics: s.metrics, started_time: s.startedTime, finished_time: s.finishedTime,
   outputs: Object.fromEntries(Object.entries(s.outputs).map(([k, o]) => [k, { run_id: o.runId, artifact_path: o.artifactPath, files: o.files.map((f) => f.path), is_dir: o.isDir }])),
 });
+
+/** The file's steps and dependency edges, for drawing it; its triggers, with secrets left out. */
+export function graphOf(source: string) {
+  const { pipeline } = parsePipeline(source);
+  if (!pipeline) return { steps: [], edges: [], triggers: [] };
+  return {
+    steps: pipeline.steps.map((st) => ({ name: st.name, when: st.when?.source ?? null })),
+    edges: edges(pipeline),
+    triggers: pipeline.triggers.map(({ line: _l, column: _c, ...t }) => (t.kind === 'webhook' ? { kind: t.kind, params: t.params } : t)),
+  };
+}
 
 /** `{lr: 0.1}` or `["lr=0.1"]` from the request, as the text overrides the params are coerced from. */
 function overrides(value: unknown): Record<string, string> | string[] {
@@ -103,7 +115,7 @@ export function pipelineRoutes(svc: PipelinesService, projectId: (name: string) 
       access: onPipeline('read', (i) => i.name),
       handler: async (i, ctx) => {
         const p = await svc.pipeline(pid(ctx), i.name);
-        return { pipeline: { name: p.name, source: p.source, updated_time: p.updatedTime, updated_by: p.updatedBy } };
+        return { pipeline: { name: p.name, source: p.source, updated_time: p.updatedTime, updated_by: p.updatedBy, ...graphOf(p.source) } };
       },
     }),
     defineRoute({
@@ -145,7 +157,8 @@ export function pipelineRoutes(svc: PipelinesService, projectId: (name: string) 
       fields: RUN_ID, access: onPipeline('read'),
       handler: async (i, ctx) => {
         const v = await svc.view(pid(ctx), i.run_id);
-        return { run: runToWire(v.run), steps: v.steps.map(stepToWire) };
+        const { steps, edges } = graphOf(v.run.source);
+        return { run: runToWire(v.run), steps: v.steps.map(stepToWire), graph: { steps, edges } };
       },
     }),
     defineRoute({

@@ -18,6 +18,7 @@ import { buildApp } from './app.js';
 import type { RouteDef } from './route.js';
 import { maintenanceRoutes } from './maintenance.routes.js';
 import { systemRoutes } from './system.routes.js';
+import { uiRoutes } from './ui.routes.js';
 import { createServing, executionProviders, parseDeploymentSpec } from '../serving/index.js';
 import { createMonitoring } from '../monitoring/index.js';
 import { createPipelines, type Pipelines } from '../pipelines/index.js';
@@ -124,6 +125,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
   const routes: RouteDef[] = [];
   routes.push(
     ...systemRoutes({ version: capstanVersion(), metrics, readiness: { check: () => db.ping(), isDraining: () => draining }, allRoutes: () => routes }),
+    ...uiRoutes(),
     ...trackingRoutes(tracking),
     ...artifactRoutes(artifacts, tracking),
     ...multipartRoutes(new MultipartUploads(proxied), tracking, access.signer),
