@@ -86,7 +86,8 @@ export class CapstanClient extends PipelinesClient {
   constructor(private readonly options: ClientOptions) {
     super();
     this.base = options.url.replace(/\/+$/, '');
-    this.doFetch = options.fetch ?? fetch;
+    // Called unbound: a browser's fetch throws when called as a method of another object.
+    this.doFetch = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
   protected override async call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | string[] | undefined>): Promise<T> {

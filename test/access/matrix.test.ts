@@ -201,7 +201,7 @@ const asQuery = (o: Record<string, unknown>) => Object.fromEntries(Object.entrie
 function requestFor(op: Operation, t: Targets, who: Principal): InjectOptions {
   const headers: Record<string, string> = { 'x-capstan-project': 'p', ...(who.authorization ? { authorization: who.authorization } : {}) };
   const params: Record<string, string> = {
-    project: t.project, account: t.account, token_id: t.tokenId, name: 'MY_SECRET', model_id: t.loggedModelId, tag_key: 'k', upload_id: `${Date.now()}-${randomUUID()}`, version: '1',
+    project: t.project, account: t.account, token_id: t.tokenId, name: 'MY_SECRET', model_id: t.loggedModelId, tag_key: 'k', upload_id: `${Date.now()}-${randomUUID()}`, version: '1', file: 'missing.js',
   };
   const url = op.path.includes('/mpu/upload/{upload_id}')
     ? t.uploadUrl
