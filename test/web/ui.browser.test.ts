@@ -95,14 +95,14 @@ describe('ui: in a browser', { skip, timeout: 240_000 }, () => {
     await page.screenshot({ path: join(SHOTS, 'runs.png') });
     await page.getByLabel('Filter runs').fill("params.lr = '0.1'");
     await page.getByRole('button', { name: 'Filter', exact: true }).click();
-    await page.waitForFunction(() => document.querySelectorAll('.vt-row').length === 1);
+    await page.waitForFunction("document.querySelectorAll('.vt-row').length === 1");
     assert.equal(new URL(page.url()).searchParams.get('filter'), "params.lr = '0.1'");
     // The shared link reloads into the same view.
     await page.reload();
     await page.getByRole('link', { name: 'lr-0.1' }).waitFor();
     assert.equal(await page.locator('.vt-row').count(), 1);
     await page.getByRole('button', { name: 'Clear' }).click();
-    await page.waitForFunction(() => document.querySelectorAll('.vt-row').length === 3);
+    await page.waitForFunction("document.querySelectorAll('.vt-row').length === 3");
     await page.getByLabel('Select run lr-0.1').check();
     await page.getByLabel('Select run lr-0.001').check();
     await page.getByRole('button', { name: /Compare 2 runs/ }).click();
@@ -118,7 +118,7 @@ describe('ui: in a browser', { skip, timeout: 240_000 }, () => {
     assert.match(diff, /lr/);
     assert.doesNotMatch(diff, /layers/);
     await page.getByLabel('Log scale').check();
-    await page.waitForFunction(() => new URL(location.href).searchParams.get('log') === '1');
+    await page.waitForFunction("new URL(location.href).searchParams.get('log') === '1'");
     await chart.locator('canvas').waitFor();
     await page.screenshot({ path: join(SHOTS, 'compare.png'), fullPage: true });
     await page.close();
@@ -187,6 +187,31 @@ describe('ui: in a browser', { skip, timeout: 240_000 }, () => {
     const deployment = await owner.getDeployment('scorer');
     assert.deepEqual(Object.fromEntries(Object.entries(deployment.spec.targets as Record<string, { weight: number }>).map(([k, t]) => [k, t.weight])), { stable: 80, canary: 20 });
     await page.screenshot({ path: join(SHOTS, 'deployment.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('creates a token whose secret is shown once, and shows the audit chain as valid', async () => {
+    const page = await signedIn('root');
+    await page.goto(`${server.url}/ui/admin?tab=Tokens`);
+    await page.getByLabel('Name').fill('ci-nightly');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const secret = await page.locator('[data-secret-token]').innerText();
+    assert.match(secret, /^capstan_/);
+    // The token works against the API, and the page does not show it again.
+    assert.equal((await new CapstanClient({ url: server.url, token: secret }).whoami()).name, 'root');
+    await page.reload();
+    await page.getByRole('table', { name: 'Tokens' }).getByText('ci-nightly').waitFor();
+    assert.equal(await page.locator('[data-secret-token]').count(), 0);
+    await page.getByRole('tab', { name: 'Audit' }).click();
+    await page.getByText(/events, head #/).waitFor();
+    assert.match(await page.locator('main').innerText(), /Chain: valid/);
+    // Dark mode is one click away and kept.
+    await page.getByRole('button', { name: /Switch to (dark|light) mode/ }).click();
+    const theme = await page.evaluate('document.documentElement.dataset.theme');
+    await page.reload();
+    assert.equal(await page.evaluate('document.documentElement.dataset.theme'), theme);
+    if (theme !== 'dark') await page.getByRole('button', { name: 'Switch to dark mode' }).click();
+    await page.screenshot({ path: join(SHOTS, 'audit-dark.png') });
     await page.close();
   });
 

@@ -127,7 +127,7 @@ function VersionDetail({ name, version }: { name: string; version: string }) {
           ...(d.unsafe_files.length ? [['Unsafe files', d.unsafe_files.map((f) => `${f.path} (${f.reason})`).join(', ')] as [string, string]] : []),
         ]} />
         <h2>Model card</h2>
-        <KeyValues rows={(Object.entries(card) as [string, string][]).filter(([, t]) => t).map(([k, t]) => [k.replace(/_/g, ' '), t])} empty="The card is empty: capstan models card NAME VERSION --description … fills it." />
+        <KeyValues rows={(Object.entries(card) as [string, string][]).filter(([, t]) => t).map(([k, t]) => [k.replace(/_/g, ' '), t])} empty="The card is empty: capstan models card NAME VERSION --set description=… fills it." />
       </section>
       <section class="card">
         <h2>Signature</h2>
