@@ -222,7 +222,7 @@ describe('ui: in a browser', { skip, timeout: 240_000 }, () => {
     assert.equal(await page.getByRole('button', { name: 'Change traffic' }).count(), 0);
     await page.goto(`${server.url}/ui/pipelines?pipeline=ui-demo`);
     await page.getByRole('heading', { name: 'Pipelines' }).waitFor();
-    await page.getByText('Triggers').waitFor();
+    await page.getByRole('heading', { name: 'Triggers' }).waitFor();
     assert.equal(await page.getByRole('button', { name: 'Run ui-demo' }).count(), 0);
     await page.close();
   });
