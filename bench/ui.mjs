@@ -5,8 +5,8 @@
 //   runs_page     a project with --runs runs in one experiment: from navigation to the first rows of
 //                 the runs table drawn (the page is usable then; later rows page in as it scrolls)
 //   chart         --series runs × --points steps of one metric on the compare page: the chart's own
-//                 render time (downsampling + drawing) and the time from navigation to the drawn chart,
-//                 fetching the points included
+//                 render time (downsampling + drawing), the time from navigation to the first drawing
+//                 (a sample of each series) and to the chart of every point, fetching them included
 // Targets from the issue: first page ≤ 300 KB gzipped, runs page ≤ 1.5 s, a 1M-point chart ≤ 500 ms.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -108,9 +108,12 @@ try {
   }
   const chart = [];
   const total = [];
+  const preview = [];
   for (let i = 0; i < 3; i++) {
     await page.goto(`${BASE}/ui/compare?runs=${seriesRuns.join(',')}&metrics=loss`);
-    const el = page.locator('[data-chart="loss"][data-render-ms]');
+    const el = page.locator('[data-chart="loss"][data-full="1"]');
+    await page.locator('[data-chart="loss"][data-render-ms]').waitFor({ timeout: 120_000 });
+    preview.push(await page.evaluate(() => performance.now()));
     await el.waitFor({ timeout: 120_000 });
     total.push(await page.evaluate(() => performance.now()));
     chart.push(Number(await el.getAttribute('data-render-ms')));
@@ -122,7 +125,7 @@ try {
     bench: 'ui',
     bundle: { ...b, target_kb: 300, ratio: Math.round((b.gzip_kb / 300) * 100) / 100 },
     runs_page: { runs, first_rows_ms: best(runsPage), target_ms: 1500, ratio: Math.round((best(runsPage) / 1500) * 100) / 100 },
-    chart: { series, points_per_series: points, render_ms: best(chart), target_ms: 500, ratio: Math.round((best(chart) / 500) * 100) / 100, navigation_to_drawn_ms: best(total) },
+    chart: { series, points_per_series: points, render_ms: best(chart), target_ms: 500, ratio: Math.round((best(chart) / 500) * 100) / 100, navigation_to_first_drawing_ms: best(preview), navigation_to_drawn_ms: best(total) },
   }, null, 2));
 } finally {
   await browser.close();

@@ -202,6 +202,21 @@ export class CapstanClient extends PipelinesClient {
     return { bytes, total, contentType: res.headers.get('content-type') ?? 'application/octet-stream' };
   }
 
+  /**
+   * At most `maxResults` (≤ 2500) points per run of one metric, spread over its steps: enough to draw
+   * long series at once while their full history loads.
+   */
+  async getMetricHistorySampled(runIds: string[], key: string, maxResults = 1000): Promise<Map<string, WireMetric[]>> {
+    const out = new Map<string, WireMetric[]>(runIds.map((id) => [id, []]));
+    for (let i = 0; i < runIds.length; i += 100) {
+      const page = await this.mlflow<{ metrics?: (WireMetric & { run_id: string })[] }>('GET', '/metrics/get-history-bulk-interval', undefined, {
+        run_ids: runIds.slice(i, i + 100), metric_key: key, max_results: String(maxResults),
+      });
+      for (const m of page.metrics ?? []) out.get(m.run_id)?.push(m);
+    }
+    return out;
+  }
+
   async login(username: string, password: string): Promise<{ token: string; expires_at: string }> {
     return this.call('POST', `${API}/auth/login`, { username, password });
   }

@@ -107,7 +107,7 @@ describe('ui: in a browser', { skip, timeout: 240_000 }, () => {
     await page.getByLabel('Select run lr-0.001').check();
     await page.getByRole('button', { name: /Compare 2 runs/ }).click();
     await page.getByRole('heading', { name: 'Compare 2 runs' }).waitFor();
-    const chart = page.locator('[data-chart="loss"]');
+    const chart = page.locator('[data-chart="loss"][data-full="1"]');
     await chart.locator('canvas').waitFor();
     assert.equal(await chart.getAttribute('data-points'), '400');
     // Both runs are in the chart's legend, and the parameters that differ are listed.

@@ -15,6 +15,8 @@ export interface ChartProps {
   /** 0 (off) to 0.99. */
   smoothing?: number;
   height?: number;
+  /** Set while the series are a preview of the full data: said in the caption. */
+  partial?: string;
 }
 
 type UPlotCtor = typeof import('uplot');
@@ -61,18 +63,19 @@ export function LineChart(props: ChartProps) {
       const ms = performance.now() - t0;
       el.dataset.renderMs = ms.toFixed(1);
       el.dataset.points = String(d.points);
+      el.dataset.full = props.partial ? '0' : '1';
       setStats({ ms, points: d.points, drawn: d.x.length * d.ys.length });
     });
     return () => {
       gone = true;
       plot?.destroy();
     };
-  }, [props.series, props.logY, props.smoothing, props.xKind, props.height]);
+  }, [props.series, props.logY, props.smoothing, props.xKind, props.height, props.partial]);
   return (
     <figure class="chart">
       <figcaption>
         <strong>{props.title}</strong>
-        {stats ? <span class="muted small"> · {stats.points.toLocaleString()} points, drawn in {stats.ms.toFixed(0)} ms</span> : null}
+        {stats ? <span class="muted small"> · {stats.points.toLocaleString()} points{props.partial ? ` (${props.partial})` : ''}, drawn in {stats.ms.toFixed(0)} ms</span> : null}
       </figcaption>
       <div ref={box} class="chart-box" data-chart={props.title} />
     </figure>

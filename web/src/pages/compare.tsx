@@ -64,10 +64,14 @@ export function ComparePage({ query }: { query: URLSearchParams }) {
 }
 
 function MetricChart(props: { metric: string; runs: WireRun[]; xKind: 'step' | 'time' | 'relative'; logY: boolean; smoothing: number }) {
-  const history = useData(() => Promise.all(props.runs.map((r) => api().getMetricHistory(r.info.run_id, props.metric).catch(() => [] as WireMetric[]))), [props.metric, props.runs]);
-  const series = useMemo<Series[]>(() => (history.data ?? []).map((points, i) => {
+  const ids = props.runs.map((r) => r.info.run_id);
+  // A sample of every series draws at once; the full histories replace it when they have arrived.
+  const preview = useData(() => api().getMetricHistorySampled(ids, props.metric, 1000).then((m) => ids.map((id) => m.get(id) ?? [])), [props.metric, ids.join(',')]);
+  const history = useData(() => Promise.all(ids.map((id) => api().getMetricHistory(id, props.metric).catch(() => [] as WireMetric[]))), [props.metric, ids.join(',')]);
+  const points = history.data ?? preview.data;
+  const series = useMemo<Series[]>(() => (points ?? []).map((list, i) => {
     const run = props.runs[i];
-    const sorted = points.slice().sort((a, b) => (props.xKind === 'step' ? a.step - b.step || a.timestamp - b.timestamp : a.timestamp - b.timestamp));
+    const sorted = list.slice().sort((a, b) => (props.xKind === 'step' ? a.step - b.step || a.timestamp - b.timestamp : a.timestamp - b.timestamp));
     const x = new Float64Array(sorted.length);
     const y = new Float64Array(sorted.length);
     for (let j = 0; j < sorted.length; j++) {
@@ -75,11 +79,13 @@ function MetricChart(props: { metric: string; runs: WireRun[]; xKind: 'step' | '
       y[j] = Number(sorted[j].value);
     }
     return { label: nameOf(run), x, y };
-  }), [history.data, props.xKind]);
+  }), [points, props.xKind]);
   return (
     <div class="card">
       <ErrorBox error={history.error} />
-      {!history.data ? <Loading what={props.metric} /> : <LineChart title={props.metric} series={series} xKind={props.xKind} logY={props.logY} smoothing={props.smoothing} />}
+      {!points ? <Loading what={props.metric} /> : (
+        <LineChart title={props.metric} series={series} xKind={props.xKind} logY={props.logY} smoothing={props.smoothing} partial={history.data ? undefined : 'a sample; loading every point…'} />
+      )}
     </div>
   );
 }
