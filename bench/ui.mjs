@@ -97,7 +97,8 @@ const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--head
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   if (values.token) await page.addInitScript((token) => sessionStorage.setItem('capstan.token', token), values.token);
-  // Warm the HTTP cache of the static files as a returning user has it; each figure is the best of 3.
+  // Warm the HTTP cache of the static files as a returning user has it; each figure is the worst of
+  // 3 loads (all three are printed), the navigation times the best.
   await page.goto(`${BASE}/ui/experiments`);
   await page.getByRole('heading', { name: 'Experiments' }).waitFor();
   const runsPage = [];
@@ -121,11 +122,12 @@ try {
   }
   const b = bundle();
   const best = (xs) => Math.round(Math.min(...xs));
+  const worst = (xs) => Math.round(Math.max(...xs));
   console.log(JSON.stringify({
     bench: 'ui',
     bundle: { ...b, target_kb: 300, ratio: Math.round((b.gzip_kb / 300) * 100) / 100 },
-    runs_page: { runs, first_rows_ms: best(runsPage), target_ms: 1500, ratio: Math.round((best(runsPage) / 1500) * 100) / 100 },
-    chart: { series, points_per_series: points, render_ms: best(chart), target_ms: 500, ratio: Math.round((best(chart) / 500) * 100) / 100, navigation_to_first_drawing_ms: best(preview), navigation_to_drawn_ms: best(total) },
+    runs_page: { runs, first_rows_ms: worst(runsPage), first_rows_ms_each: runsPage.map(Math.round), target_ms: 1500, ratio: Math.round((worst(runsPage) / 1500) * 100) / 100 },
+    chart: { series, points_per_series: points, render_ms: worst(chart), render_ms_each: chart.map(Math.round), target_ms: 500, ratio: Math.round((worst(chart) / 500) * 100) / 100, navigation_to_first_drawing_ms: best(preview), navigation_to_drawn_ms: best(total) },
   }, null, 2));
 } finally {
   await browser.close();

@@ -1,8 +1,9 @@
-import { invalidParam } from '../errors/index.js';
+import { AppError, invalidParam } from '../errors/index.js';
 import type { Fields } from '../server/fields.js';
 import { defineRoute, type RouteAccess, type RouteContext, type RouteDef } from '../server/route.js';
 import type { AccessService } from './access.service.js';
 import type { AuditLog } from './audit.js';
+import type { OidcLogin } from './oidc-login.js';
 import { ROLES, SCOPES, type Action, type Role, type Scope } from './authorize.js';
 import type { SecretStore } from './secrets.js';
 import type { Account, Project, TokenInfo } from './types.js';
@@ -45,7 +46,7 @@ const TOKEN_FIELDS: Fields = {
   account: { type: 'string', doc: 'Create it for this (robot) account instead of the caller.' },
 };
 
-export function accessRoutes(svc: AccessService, secrets: SecretStore, audit: AuditLog): RouteDef[] {
+export function accessRoutes(svc: AccessService, secrets: SecretStore, audit: AuditLog, sso: OidcLogin | null = null): RouteDef[] {
   const projectNames = () => svc.projectNames();
   return [
     defineRoute({
@@ -55,6 +56,24 @@ export function accessRoutes(svc: AccessService, secrets: SecretStore, audit: Au
       handler: async (i) => {
         const { value, info } = await svc.login(i.username, i.password);
         return { token: value, expires_at: iso(info.expiresAt) };
+      },
+    }),
+    defineRoute({
+      method: 'GET', path: `${API}/auth/providers`, tag: 'access', summary: 'How to sign in: password, and the OIDC provider for single sign-on when one is set up',
+      access: { public: 'the sign-in page reads it before anyone is signed in; it names only the provider and the public client id' },
+      handler: async () => ({ password: true, oidc: sso ? await sso.provider() : null }),
+    }),
+    defineRoute({
+      method: 'POST', path: `${API}/auth/oidc/callback`, tag: 'access', summary: "Finish single sign-on: exchange the provider's code (with its PKCE verifier) for a token the API accepts",
+      fields: {
+        code: { type: 'string', required: true, sensitive: true, doc: 'The code the provider sent to /ui/oidc/callback.' },
+        code_verifier: { type: 'string', required: true, sensitive: true, doc: 'The PKCE verifier whose S256 challenge went with the authorization request.' },
+        redirect_uri: { type: 'string', required: true, doc: 'The redirect URI of the authorization request.' },
+      },
+      access: { public: 'this is how a browser without a token finishes signing in; the provider checks the code, the verifier and the redirect URI, and Capstan verifies the token it returns' },
+      handler: async (i) => {
+        if (!sso) throw new AppError('INVALID_STATE', 'Single sign-on is not set up on this server (auth.oidc_issuer and auth.oidc_client_id).');
+        return sso.exchange(i.code, i.code_verifier, i.redirect_uri);
       },
     }),
     defineRoute({

@@ -10,6 +10,7 @@ export { verifyChain, hashEvent, GENESIS_HASH, type AuditEvent, type ChainVerdic
 export { KeyRing } from './secret-cipher.js';
 export { SecretStore, type SecretInfo } from './secrets.js';
 export { OidcVerifier, parseGroupRules } from './oidc.js';
+export { OidcLogin } from './oidc-login.js';
 export { accessRoutes } from './access.routes.js';
 export type { Account, Membership, Project, TokenInfo } from './types.js';
 export { UrlSigner } from './url-signer.js';

@@ -221,6 +221,16 @@ export class CapstanClient extends PipelinesClient {
     return this.call('POST', `${API}/auth/login`, { username, password });
   }
 
+  /** How this server lets people sign in: password, and an OIDC provider for single sign-on. */
+  async authProviders(): Promise<{ password: boolean; oidc: { issuer: string; client_id: string; authorization_endpoint: string; scopes: string } | null }> {
+    return this.call('GET', `${API}/auth/providers`);
+  }
+
+  /** Finishes single sign-on: the provider's code and the PKCE verifier, for a token the API accepts. */
+  async finishOidcSignIn(code: string, codeVerifier: string, redirectUri: string): Promise<{ token: string; expires_at: string; name: string }> {
+    return this.call('POST', `${API}/auth/oidc/callback`, { code, code_verifier: codeVerifier, redirect_uri: redirectUri });
+  }
+
   async whoami() {
     return this.call<{ name: string; kind: string; is_owner: boolean; scopes: string[] | null; token_id: string | null; project: string; projects: { name: string; role: string }[] }>('GET', `${API}/auth/whoami`);
   }

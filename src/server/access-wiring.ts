@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import {
-  AccessService, AccessSql, AuditLog, Authenticator, KeyRing, OidcVerifier, parseGroupRules, SecretStore, UrlSigner,
+  AccessService, AccessSql, AuditLog, Authenticator, KeyRing, OidcLogin, OidcVerifier, parseGroupRules, SecretStore, UrlSigner,
 } from '../access/index.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors/index.js';
@@ -20,6 +20,8 @@ export interface AccessParts {
   store: AccessSql;
   secrets: SecretStore;
   signer: UrlSigner;
+  /** Single sign-on for the web UI, when auth.oidc_client_id is set. */
+  sso: OidcLogin | null;
   /** Writes pending last_used_at times and stops the timer. */
   close(): Promise<void>;
 }
@@ -77,7 +79,11 @@ export async function wireAccess(config: Config, db: Db, audit: AuditLog, databa
   if (config['auth.mode'] === 'on' && !(await service.hasOwner())) {
     logger.warn('auth is on and no owner exists yet: create one with `capstan admin create` or auth.bootstrap_owner');
   }
-  const authenticator = new Authenticator(store, { cacheMs: config['auth.cache_ms'], lockout, oidc: oidcOf(config) });
+  const oidc = oidcOf(config);
+  const authenticator = new Authenticator(store, { cacheMs: config['auth.cache_ms'], lockout, oidc });
+  const sso = oidc && config['auth.oidc_client_id']
+    ? new OidcLogin({ issuer: config['auth.oidc_issuer'], clientId: config['auth.oidc_client_id'], clientSecret: config['auth.oidc_client_secret'], scopes: config['auth.oidc_scopes'] }, oidc)
+    : null;
   const signingKey = await store.serverValue('upload_url_key', () => randomBytes(32).toString('base64'));
   const secrets = new SecretStore(db, openKeyRing(config, databaseUri));
   const touch = () => store.touchTokens(authenticator.takeLastUsed()).catch((err) => logger.warn({ err }, 'could not record token last use'));
@@ -89,6 +95,7 @@ export async function wireAccess(config: Config, db: Db, audit: AuditLog, databa
     store,
     secrets,
     signer: new UrlSigner(Buffer.from(signingKey, 'base64')),
+    sso,
     close: async () => {
       clearInterval(timer);
       await touch();

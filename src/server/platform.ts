@@ -137,7 +137,7 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     ...serving.routes,
     ...monitoring.routes,
     ...pipelines.routes,
-    ...accessRoutes(access.service, access.secrets, audit),
+    ...accessRoutes(access.service, access.secrets, audit, access.sso),
   );
   const app = await buildApp({
     logger, metrics, tracer: tracing.tracer, routes, access: access.request,

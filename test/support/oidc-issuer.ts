@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
@@ -27,7 +28,14 @@ export interface OidcIssuer {
   /** The `kid` of the key new tokens are signed with. */
   readonly currentKid: string;
   /** Requests served so far, by endpoint. */
-  readonly requests: { discovery: number; jwks: number };
+  readonly requests: { discovery: number; jwks: number; authorize: number; token: number };
+  /** The client the authorization-code flow serves (its ID tokens' `aud`). */
+  readonly clientId: string;
+  /**
+   * Who the next browser sign-in is: /authorize redirects straight back with a code for these
+   * claims (there is no login form), and /token answers an ID token for them.
+   */
+  signInAs(claims: JWTPayload): void;
   /** Mints an RS256 token: `iss`, `aud`, `sub`, `iat` and `exp` default sensibly and `claims` override them. */
   sign(claims?: JWTPayload, options?: SignOptions): Promise<string>;
   /** Publishes a new key (keeping the old ones) and signs new tokens with it; returns its kid. */
@@ -57,13 +65,17 @@ async function newKey(prefix: string): Promise<SigningKey> {
  * `<path>/.well-known/openid-configuration` and the public keys at `<path>/jwks`. `path` lets it
  * look like a realm-style issuer (e.g. '/realms/capstan').
  */
-export async function startOidcIssuer(options: { path?: string; audience?: string } = {}): Promise<OidcIssuer> {
+export async function startOidcIssuer(options: { path?: string; audience?: string; clientId?: string } = {}): Promise<OidcIssuer> {
   const path = (options.path ?? '').replace(/\/+$/, '');
   const audience = options.audience ?? 'capstan';
   const keys: SigningKey[] = [await newKey('issuer-key')];
   let foreign: SigningKey | undefined;
   let discoveryFailures = 0;
-  const requests = { discovery: 0, jwks: 0 };
+  const requests = { discovery: 0, jwks: 0, authorize: 0, token: 0 };
+  const clientId = options.clientId ?? 'capstan';
+  let nextLogin: JWTPayload = { sub: 'user-1', preferred_username: 'user-1' };
+  const codes = new Map<string, { redirectUri: string; challenge: string; claims: JWTPayload }>();
+  let signer: OidcIssuer['sign'];
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const send = (status: number, body: unknown): void => {
@@ -71,7 +83,39 @@ export async function startOidcIssuer(options: { path?: string; audience?: strin
       res.end(JSON.stringify(body));
     };
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'POST' && url.pathname === `${path}/token`) {
+      requests.token++;
+      let text = '';
+      req.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => {
+        const form = new URLSearchParams(text);
+        const grant = codes.get(form.get('code') ?? '');
+        codes.delete(form.get('code') ?? '');
+        const verifier = form.get('code_verifier') ?? '';
+        const challenge = createHash('sha256').update(verifier).digest('base64url');
+        if (form.get('grant_type') !== 'authorization_code' || !grant) return send(400, { error: 'invalid_grant', error_description: 'unknown or used code' });
+        if (form.get('client_id') !== clientId) return send(401, { error: 'invalid_client' });
+        if (form.get('redirect_uri') !== grant.redirectUri) return send(400, { error: 'invalid_grant', error_description: 'redirect_uri differs' });
+        if (challenge !== grant.challenge) return send(400, { error: 'invalid_grant', error_description: 'PKCE verification failed' });
+        void signer(grant.claims, { audience: clientId }).then((idToken) => send(200, { token_type: 'Bearer', expires_in: 3600, access_token: `opaque-${randomBytes(8).toString('hex')}`, id_token: idToken }));
+      });
+      return;
+    }
     if (req.method !== 'GET') return send(405, { error: 'method_not_allowed' });
+    if (url.pathname === `${path}/authorize`) {
+      requests.authorize++;
+      const q = url.searchParams;
+      const redirectUri = q.get('redirect_uri') ?? '';
+      if (q.get('client_id') !== clientId || q.get('response_type') !== 'code' || q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge') || !redirectUri) {
+        return send(400, { error: 'invalid_request' });
+      }
+      const code = randomBytes(16).toString('hex');
+      codes.set(code, { redirectUri, challenge: q.get('code_challenge')!, claims: nextLogin });
+      const back = new URL(redirectUri);
+      back.searchParams.set('code', code);
+      if (q.get('state')) back.searchParams.set('state', q.get('state')!);
+      res.writeHead(302, { location: back.toString() });
+      return res.end();
+    }
     if (url.pathname === `${path}/.well-known/openid-configuration`) {
       requests.discovery++;
       if (discoveryFailures > 0) {
@@ -81,6 +125,9 @@ export async function startOidcIssuer(options: { path?: string; audience?: strin
       return send(200, {
         issuer,
         jwks_uri: jwksUri,
+        authorization_endpoint: `${issuer}/authorize`,
+        token_endpoint: `${issuer}/token`,
+        code_challenge_methods_supported: ['S256'],
         id_token_signing_alg_values_supported: ['RS256'],
         subject_types_supported: ['public'],
         response_types_supported: ['code'],
@@ -101,8 +148,12 @@ export async function startOidcIssuer(options: { path?: string; audience?: strin
   const jwksUri = `${issuer}/jwks`;
   let closed: Promise<void> | undefined;
 
-  return {
+  const handle: OidcIssuer = {
     issuer,
+    clientId,
+    signInAs(claims) {
+      nextLogin = claims;
+    },
     discoveryUri: `${issuer}/.well-known/openid-configuration`,
     jwksUri,
     audience,
@@ -144,4 +195,6 @@ export async function startOidcIssuer(options: { path?: string; audience?: strin
       return closed;
     },
   };
+  signer = (claims, opts) => handle.sign(claims, opts);
+  return handle;
 }

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { CapstanClient } from '../../src/client/index.js';
 import { fixtureModel } from '../support/models.js';
+import { startOidcIssuer, type OidcIssuer } from '../support/oidc-issuer.js';
 import { ROOT, startServer, type ServerProcess } from '../support/server-process.js';
 
 const CHROMIUM = process.env.CAPSTAN_CHROMIUM ?? '/usr/bin/chromium';
@@ -25,11 +26,19 @@ describe('ui: in a browser', { skip, timeout: 240_000 }, () => {
   let owner: CapstanClient;
   let runIds: string[] = [];
   let experimentId = '';
+  let issuer: OidcIssuer;
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'capstan-ui-'));
     mkdirSync(SHOTS, { recursive: true });
-    server = await startServer({ dataDir, env: { CAPSTAN_AUTH_MODE: 'on', CAPSTAN_AUTH_BOOTSTRAP_OWNER: 'root', CAPSTAN_AUTH_BOOTSTRAP_PASSWORD: PASSWORD } });
+    issuer = await startOidcIssuer({ clientId: 'capstan' });
+    server = await startServer({
+      dataDir,
+      env: {
+        CAPSTAN_AUTH_MODE: 'on', CAPSTAN_AUTH_BOOTSTRAP_OWNER: 'root', CAPSTAN_AUTH_BOOTSTRAP_PASSWORD: PASSWORD,
+        CAPSTAN_AUTH_OIDC_ISSUER: issuer.issuer, CAPSTAN_AUTH_OIDC_CLIENT_ID: 'capstan', CAPSTAN_AUTH_OIDC_GROUP_ROLES: 'ml=default:viewer',
+      },
+    });
     const { token } = await new CapstanClient({ url: server.url }).login('root', PASSWORD);
     owner = new CapstanClient({ url: server.url, token });
     // Three runs of a small sweep, each with a loss curve.
@@ -59,6 +68,7 @@ describe('ui: in a browser', { skip, timeout: 240_000 }, () => {
   after(async () => {
     await browser?.close();
     await server?.stop();
+    await issuer?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -68,7 +78,7 @@ describe('ui: in a browser', { skip, timeout: 240_000 }, () => {
     await page.goto(`${server.url}/`);
     await page.getByLabel('Account').fill(user);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Experiments' }).waitFor();
     return page;
   }
@@ -78,12 +88,24 @@ describe('ui: in a browser', { skip, timeout: 240_000 }, () => {
     await page.goto(`${server.url}/ui/experiments`);
     await page.getByLabel('Account').fill('root');
     await page.getByLabel('Password').fill('wrong-password-0000');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('alert').waitFor();
     assert.match(await page.getByRole('alert').innerText(), /UNAUTHENTICATED|password/i);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('link', { name: 'sweep' }).waitFor();
+    await page.close();
+  });
+
+  it('signs in with single sign-on and comes back to the page it started from', async () => {
+    issuer.signInAs({ sub: 'u-7', preferred_username: 'dana', groups: ['ml'] });
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/ui/models`);
+    await page.getByRole('button', { name: 'Sign in with single sign-on' }).click();
+    await page.getByRole('heading', { name: 'Models' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/ui/models');
+    assert.equal(await page.locator('.who').innerText(), 'dana');
+    assert.equal(issuer.requests.token, 1);
     await page.close();
   });
 

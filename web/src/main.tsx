@@ -8,7 +8,7 @@ import { AdminPage } from './pages/admin.js';
 import { ComparePage } from './pages/compare.js';
 import { DeploymentPage, DeploymentsPage } from './pages/deployments.js';
 import { ExperimentsPage } from './pages/experiments.js';
-import { LoginPage } from './pages/login.js';
+import { LoginPage, OidcCallbackPage } from './pages/login.js';
 import { ModelPage, ModelsPage } from './pages/models.js';
 import { MonitoringPage } from './pages/monitoring.js';
 import { PipelineRunPage, PipelinesPage } from './pages/pipelines.js';
@@ -62,6 +62,7 @@ function App() {
     if (route.path === '/' || route.path === '') navigate('/experiments', true);
   }, [route.path]);
 
+  if (route.path === '/oidc/callback') return <OidcCallbackPage query={route.query} />;
   if (!session.checked) return error ? <main><ErrorBox error={error} /></main> : <main><Loading /></main>;
   if (!session.principal) return <LoginPage />;
 

@@ -42,7 +42,14 @@ const emit = () => listeners.forEach((l) => l());
 
 let client = makeClient();
 function makeClient(): CapstanClient {
-  return new CapstanClient({ url: location.origin, token: state.token ?? undefined, project: state.project, fetch: (input, init) => fetch(input, init) });
+  const token = state.token;
+  // A session that ends (expired, revoked) sends the user back to the sign-in page.
+  const watched: typeof fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    if (res.status === 401 && token && token === state.token) queueMicrotask(signOut);
+    return res;
+  };
+  return new CapstanClient({ url: location.origin, token: token ?? undefined, project: state.project, fetch: watched });
 }
 
 export const api = (): CapstanClient => client;
@@ -65,14 +72,20 @@ export function headers(): Record<string, string> {
 }
 
 export async function refreshPrincipal(): Promise<void> {
+  const asked = client;
   try {
-    state.principal = (await client.whoami()) as unknown as Principal;
+    const who = (await asked.whoami()) as unknown as Principal;
+    if (asked === client) state.principal = who;
   } catch (err) {
+    // An answer for credentials that have since changed (a sign-in finished meanwhile) is stale.
+    if (asked !== client) return;
     state.principal = null;
     if (!(err instanceof CapstanError && err.status === 401)) throw err;
   } finally {
-    state.checked = true;
-    emit();
+    if (asked === client) {
+      state.checked = true;
+      emit();
+    }
   }
 }
 
