@@ -149,7 +149,7 @@ describe('OidcVerifier.verify', () => {
       const verifier = new OidcVerifier(settingsFor(local, { jwksUri: undefined }));
       await verifier.verify(await local.sign({ preferred_username: 'alice' }));
       await verifier.verify(await local.sign({ preferred_username: 'carol' }));
-      assert.deepEqual(local.requests, { discovery: 1, jwks: 1 });
+      assert.deepEqual(local.requests, { discovery: 1, jwks: 1, authorize: 0, token: 0 });
     } finally {
       await local.close();
     }
@@ -160,7 +160,7 @@ describe('OidcVerifier.verify', () => {
     try {
       const verifier = new OidcVerifier(settingsFor(local));
       assert.equal((await verifier.verify(await local.sign({ preferred_username: 'alice' }))).username, 'alice');
-      assert.deepEqual(local.requests, { discovery: 0, jwks: 1 });
+      assert.deepEqual(local.requests, { discovery: 0, jwks: 1, authorize: 0, token: 0 });
     } finally {
       await local.close();
     }
@@ -174,7 +174,7 @@ describe('OidcVerifier.verify', () => {
       const token = await local.sign();
       await assertRejects(verifier.verify(token), 'TEMPORARILY_UNAVAILABLE', 'identity provider unreachable');
       assert.equal((await verifier.verify(token)).subject, 'user-1');
-      assert.deepEqual(local.requests, { discovery: 2, jwks: 1 });
+      assert.deepEqual(local.requests, { discovery: 2, jwks: 1, authorize: 0, token: 0 });
     } finally {
       await local.close();
     }

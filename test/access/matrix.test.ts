@@ -142,6 +142,8 @@ function fieldTable(t: Targets): Record<string, unknown> {
 /** Whole-body overrides for fields the table cannot give generically. */
 const OVERRIDES: Record<string, () => Record<string, unknown>> = {
   'POST /api/capstan/auth/login': () => ({ username: USER_NAME, password: USER_PASSWORD }),
+  // Public; without single sign-on set up it answers INVALID_STATE, which the matrix counts as allowed.
+  'POST /api/capstan/auth/oidc/callback': () => ({ code: 'c', code_verifier: 'v'.repeat(43), redirect_uri: 'http://127.0.0.1/ui/oidc/callback' }),
   'POST /api/capstan/deployments/set-traffic': () => ({ name: unique(), traffic: { stable: 100 } }),
   'GET /api/capstan/monitors/report': () => ({ name: unique() }),
   'GET /api/capstan/monitors/deployment-report': () => ({ deployment: unique(), window: '1h' }),

@@ -151,54 +151,48 @@ function Drift({ report, feature }: { report: R; feature: string | null }) {
   );
 }
 
-/** Reference against current: category shares as paired bars, numbers as quantile boxes on one scale. */
+/** Reference against current as paired bars of the share of rows per bin: numerical columns in the
+ * reference's decile bins (the bins PSI is computed on), categorical ones per value. */
 function Distribution({ name, column }: { name: string; column: R | undefined }) {
-  if (!column) return <p class="muted small">Per-value distributions are kept for exact-mode runs only; this run used sketches.</p>;
-  const ref = column.reference as R;
-  const cur = column.current as R;
-  const W = 460;
-  if (ref.categories || cur.categories) {
-    const cats = [...new Set([...(ref.categories ?? []), ...(cur.categories ?? [])])].slice(0, 20) as string[];
-    const share = (side: R, c: string) => {
-      const i = (side.categories ?? []).indexOf(c);
-      const total = (side.category_counts ?? []).reduce((a: number, b: number) => a + b, 0) || 1;
-      return i < 0 ? 0 : side.category_counts[i] / total;
-    };
-    const max = Math.max(...cats.flatMap((c) => [share(ref, c), share(cur, c)]), 0.01);
-    const h = 18;
-    return (
-      <figure>
-        <figcaption><strong>{name}</strong>: share of rows per value, <span style={{ color: PALETTE[0] }}>reference</span> and <span style={{ color: PALETTE[1] }}>current</span></figcaption>
-        <svg viewBox={`0 0 ${W} ${cats.length * h * 2 + 10}`} width={W} role="img" aria-label={`Distribution of ${name}`}>
-          {cats.map((c, i) => (
-            <g transform={`translate(0,${i * h * 2})`}>
-              <text x="0" y={h} font-size="11" fill="currentColor">{c.slice(0, 14)}</text>
-              <rect x="100" y="2" height={h - 4} width={(share(ref, c) / max) * (W - 160)} fill={PALETTE[0]}><title>{`reference ${(share(ref, c) * 100).toFixed(1)}%`}</title></rect>
-              <rect x="100" y={h} height={h - 4} width={(share(cur, c) / max) * (W - 160)} fill={PALETTE[1]}><title>{`current ${(share(cur, c) * 100).toFixed(1)}%`}</title></rect>
-            </g>
-          ))}
-        </svg>
-      </figure>
-    );
+  const d = (column?.drift ?? {}) as R;
+  let labels: string[];
+  let ref: number[];
+  let cur: number[];
+  let what: string;
+  const fmtEdge = (v: number) => fmtNumber(v);
+  if (d.binned_q10?.ref_counts) {
+    const e = d.binned_q10.edges as number[];
+    ref = d.binned_q10.ref_counts;
+    cur = d.binned_q10.cur_counts;
+    labels = ref.map((_, i) => (i === 0 ? `≤ ${fmtEdge(e[0])}` : i === e.length ? `> ${fmtEdge(e[e.length - 1])}` : `${fmtEdge(e[i - 1])} – ${fmtEdge(e[i])}`));
+    what = "share of rows in the reference's decile bins";
+  } else if (d.categories && d.ref_counts && d.cur_counts) {
+    labels = d.categories;
+    ref = d.ref_counts;
+    cur = d.cur_counts;
+    what = 'share of rows per value';
+  } else {
+    return <p class="muted small">{column ? `No distribution for ${name}${d.skipped ? ` (${d.skipped})` : ' (more than 60 values)'}.` : `No distribution kept for ${name} in this run.`}</p>;
   }
-  const lo = Math.min(ref.min ?? Infinity, cur.min ?? Infinity);
-  const hi = Math.max(ref.max ?? -Infinity, cur.max ?? -Infinity);
-  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return null;
-  const x = (v: number) => 20 + ((v - lo) / (hi - lo || 1)) * (W - 40);
-  const box = (s: R, y: number, color: string, label: string) => (
-    <g>
-      <text x="20" y={y - 4} font-size="11" fill="currentColor">{label}: min {fmtNumber(s.min)}, median {fmtNumber(s.p50)}, max {fmtNumber(s.max)}, mean {fmtNumber(s.mean)}</text>
-      <line x1={x(s.min)} x2={x(s.max)} y1={y + 12} y2={y + 12} stroke={color} />
-      <rect x={x(s.p25)} y={y} width={Math.max(1, x(s.p75) - x(s.p25))} height="24" fill={color} opacity="0.35" stroke={color} />
-      <line x1={x(s.p50)} x2={x(s.p50)} y1={y} y2={y + 24} stroke={color} stroke-width="2" />
-    </g>
-  );
+  const refTotal = ref.reduce((a, b) => a + b, 0) || 1;
+  const curTotal = cur.reduce((a, b) => a + b, 0) || 1;
+  const rows = labels.slice(0, 30).map((label, i) => ({ label, r: ref[i] / refTotal, c: cur[i] / curTotal }));
+  const max = Math.max(0.01, ...rows.flatMap((x) => [x.r, x.c]));
+  const W = 480;
+  const h = 16;
+  const left = 130;
   return (
     <figure>
-      <figcaption><strong>{name}</strong>: quartiles of <span style={{ color: PALETTE[0] }}>reference</span> and <span style={{ color: PALETTE[1] }}>current</span> on one scale</figcaption>
-      <svg viewBox={`0 0 ${W} 110`} width={W} role="img" aria-label={`Distribution of ${name}`}>
-        {box(ref, 18, PALETTE[0], 'reference')}
-        {box(cur, 72, PALETTE[1], 'current')}
+      <figcaption><strong>{name}</strong>: {what}, <span style={{ color: PALETTE[0] }}>reference</span> and <span style={{ color: PALETTE[1] }}>current</span></figcaption>
+      <svg viewBox={`0 0 ${W} ${rows.length * (2 * h + 4) + 4}`} width={W} role="img" aria-label={`Reference and current distribution of ${name}`} style={{ maxWidth: '100%' }}>
+        {rows.map((x, i) => (
+          <g transform={`translate(0,${i * (2 * h + 4)})`}>
+            <text x={left - 6} y={h + 2} font-size="11" text-anchor="end" fill="currentColor">{x.label.length > 20 ? `${x.label.slice(0, 19)}…` : x.label}</text>
+            <rect x={left} y="2" height={h - 2} width={(x.r / max) * (W - left - 50)} fill={PALETTE[0]}><title>{`reference ${(x.r * 100).toFixed(1)}%`}</title></rect>
+            <rect x={left} y={h} height={h - 2} width={(x.c / max) * (W - left - 50)} fill={PALETTE[1]}><title>{`current ${(x.c * 100).toFixed(1)}%`}</title></rect>
+            <text x={left + (Math.max(x.r, x.c) / max) * (W - left - 50) + 4} y={h + 2} font-size="10" fill="currentColor" opacity="0.7">{(x.r * 100).toFixed(0)}% / {(x.c * 100).toFixed(0)}%</text>
+          </g>
+        ))}
       </svg>
     </figure>
   );
