@@ -3,7 +3,7 @@
 // open a model's lineage, watch a pipeline run finish, change a deployment's traffic, and see that
 // a viewer is offered no change. Screenshots of the key pages go to test-artifacts/ui/.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -57,7 +57,17 @@ describe('ui: in a browser', { skip, timeout: 240_000 }, () => {
     await owner.createRegisteredModel('scorer');
     await owner.createModelVersion({ name: 'scorer', source: `runs:/${runIds[0]}/model`, run_id: runIds[0] });
     await owner.createModelVersion({ name: 'scorer', source: `runs:/${runIds[0]}/model`, run_id: runIds[0] });
-    await owner.applyDeployment('name: scorer\nmodel: scorer\ntargets:\n  stable: {version: 1, weight: 100}\n  canary: {version: 2, weight: 0}\n');
+    await owner.applyDeployment('name: scorer\nmodel: scorer\ntargets:\n  stable: {version: 1, weight: 100}\n  canary: {version: 2, weight: 0}\nprediction_log: {sample_rate: 1}\n');
+    // A monitor over traffic whose first five features are shifted from the training data.
+    const rows = readFileSync(join(ROOT, 'test', 'fixtures', 'datasets', 'breast_cancer.csv'), 'utf8').trim().split('\n').slice(1);
+    const header = [...Array.from({ length: 30 }, (_, i) => `f${i}`), 'label'].join(',');
+    await owner.createProfile({ model: 'scorer', version: 1, csv: [header, ...rows].join('\n'), label_column: 'label' });
+    await owner.applyMonitor('name: watch\ndeployment: scorer\nwindow: {duration: 1h, min_rows: 10}\n');
+    for (const row of rows.slice(0, 60)) {
+      const xs = row.split(',').slice(0, 30).map(Number).map((v, j) => (j < 5 ? v * 1.6 : v));
+      await owner.infer('scorer', [{ name: 'input', datatype: 'FP32', shape: [1, 30], data: xs }]);
+    }
+    await owner.runMonitor('watch');
     // A viewer, who may look but not change.
     await owner.createAccount({ name: 'vera', password: PASSWORD });
     await owner.setMember('default', 'vera', 'viewer');
@@ -195,6 +205,22 @@ describe('ui: in a browser', { skip, timeout: 240_000 }, () => {
     await page.close();
   });
 
+  it('shows drift per feature with the reference and current distributions, and the alert it raised', async () => {
+    const page = await signedIn('root');
+    await page.getByRole('link', { name: 'Monitoring' }).click();
+    const drift = page.getByRole('table', { name: 'Drift per feature' });
+    await drift.waitFor();
+    assert.match(await drift.getByRole('row').filter({ hasText: /^f0/ }).innerText(), /drifted/);
+    await drift.getByRole('link', { name: 'f3', exact: true }).click();
+    await page.getByRole('img', { name: 'Reference and current distribution of f3' }).waitFor();
+    assert.equal(new URL(page.url()).searchParams.get('feature'), 'f3');
+    await page.screenshot({ path: join(SHOTS, 'monitoring.png'), fullPage: true });
+    await page.getByRole('tab', { name: 'Alerts' }).click();
+    await page.getByRole('table', { name: 'Alerts' }).getByRole('link', { name: 'feature_drift' }).click();
+    await page.getByRole('table', { name: 'Alert history' }).getByText('firing').waitFor();
+    await page.close();
+  });
+
   it('changes traffic on a deployment after confirmation', async () => {
     const page = await signedIn('root');
     await page.goto(`${server.url}/ui/deployments/scorer`);
@@ -243,7 +269,7 @@ describe('ui: in a browser', { skip, timeout: 240_000 }, () => {
     await page.getByRole('heading', { name: 'scorer' }).waitFor();
     assert.equal(await page.getByRole('button', { name: 'Change traffic' }).count(), 0);
     await page.goto(`${server.url}/ui/pipelines?pipeline=ui-demo`);
-    await page.getByRole('heading', { name: 'Pipelines' }).waitFor();
+    await page.getByRole('heading', { name: 'Pipelines', exact: true }).waitFor();
     await page.getByRole('heading', { name: 'Triggers' }).waitFor();
     assert.equal(await page.getByRole('button', { name: 'Run ui-demo' }).count(), 0);
     await page.close();

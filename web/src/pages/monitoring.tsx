@@ -73,12 +73,12 @@ function MonitorDetail({ name, feature }: { name: string; feature: string | null
       {report.data === null ? <p class="muted">This monitor has not run yet.</p> : !r ? <Loading what="report" /> : (
         <>
           <p>
-            Window {fmtTime(r.window?.start)} – {fmtTime(r.window?.end)}, {fmtNumber(r.window?.rows)} rows, <Badge value={r.status} kind={r.status === 'ok' ? 'ok' : 'warning'} />
+            Window {fmtTime(r.window?.start)} – {fmtTime(r.window?.end)}, {fmtNumber(r.window?.rows)} rows, <Badge value={runs.data?.[0]?.status ?? r.status} kind={(runs.data?.[0]?.status ?? r.status) === 'ok' ? 'ok' : 'warning'} />
             {r.reference ? <> · reference {r.reference.model} v{r.reference.version}</> : null}
           </p>
           {(r.findings ?? []).length ? <ul>{r.findings.map((f: R) => <li><Badge value={f.severity} kind={f.severity === 'P1' ? 'critical' : 'warning'} /> {f.summary}</li>)}</ul> : <p class="muted">No findings in the latest run.</p>}
+          <Drift report={r} feature={feature} />
           <div class="grid2">
-            <Drift report={r} feature={feature} />
             <section>
               <h3>SLOs</h3>
               {(r.slos ?? []).length === 0 ? <p class="muted">No SLOs declared.</p> : (
@@ -87,6 +87,8 @@ function MonitorDetail({ name, feature }: { name: string; feature: string | null
                   <tbody>{r.slos.map((s: R) => <tr><td>{s.name}</td><td>{fmtNumber(s.budget?.objective)}</td><td>{fmtNumber(s.budget?.sli)}</td><td><Budget fraction={s.budget?.budget_remaining_fraction} /></td></tr>)}</tbody>
                 </table>
               )}
+            </section>
+            <section>
               <h3>Latency</h3>
               <KeyValues rows={[['Requests', fmtNumber(r.latency?.requests)], ['Server errors', fmtNumber(r.latency?.errors)], ['p50 / p95 / p99', `${fmtNumber(r.latency?.p50)} / ${fmtNumber(r.latency?.p95)} / ${fmtNumber(r.latency?.p99)} ms`]]} />
             </section>
@@ -132,6 +134,8 @@ function Drift({ report, feature }: { report: R; feature: string | null }) {
   return (
     <section>
       <h3>Drift per feature</h3>
+      <div class="grid2">
+      <div style={{ maxHeight: '520px', overflow: 'auto' }}>
       <table aria-label="Drift per feature">
         <thead><tr><th>Column</th><th>Method</th><th>Score</th><th>Effect</th><th></th></tr></thead>
         <tbody>
@@ -146,7 +150,9 @@ function Drift({ report, feature }: { report: R; feature: string | null }) {
           ))}
         </tbody>
       </table>
+      </div>
       <Distribution name={chosen} column={stats.get(chosen)} />
+      </div>
     </section>
   );
 }
@@ -178,7 +184,7 @@ function Distribution({ name, column }: { name: string; column: R | undefined })
   const curTotal = cur.reduce((a, b) => a + b, 0) || 1;
   const rows = labels.slice(0, 30).map((label, i) => ({ label, r: ref[i] / refTotal, c: cur[i] / curTotal }));
   const max = Math.max(0.01, ...rows.flatMap((x) => [x.r, x.c]));
-  const W = 480;
+  const W = 520;
   const h = 16;
   const left = 130;
   return (
@@ -188,9 +194,9 @@ function Distribution({ name, column }: { name: string; column: R | undefined })
         {rows.map((x, i) => (
           <g transform={`translate(0,${i * (2 * h + 4)})`}>
             <text x={left - 6} y={h + 2} font-size="11" text-anchor="end" fill="currentColor">{x.label.length > 20 ? `${x.label.slice(0, 19)}…` : x.label}</text>
-            <rect x={left} y="2" height={h - 2} width={(x.r / max) * (W - left - 50)} fill={PALETTE[0]}><title>{`reference ${(x.r * 100).toFixed(1)}%`}</title></rect>
-            <rect x={left} y={h} height={h - 2} width={(x.c / max) * (W - left - 50)} fill={PALETTE[1]}><title>{`current ${(x.c * 100).toFixed(1)}%`}</title></rect>
-            <text x={left + (Math.max(x.r, x.c) / max) * (W - left - 50) + 4} y={h + 2} font-size="10" fill="currentColor" opacity="0.7">{(x.r * 100).toFixed(0)}% / {(x.c * 100).toFixed(0)}%</text>
+            <rect x={left} y="2" height={h - 2} width={(x.r / max) * (W - left - 70)} fill={PALETTE[0]}><title>{`reference ${(x.r * 100).toFixed(1)}%`}</title></rect>
+            <rect x={left} y={h} height={h - 2} width={(x.c / max) * (W - left - 70)} fill={PALETTE[1]}><title>{`current ${(x.c * 100).toFixed(1)}%`}</title></rect>
+            <text x={left + (Math.max(x.r, x.c) / max) * (W - left - 70) + 4} y={h + 2} font-size="10" fill="currentColor" opacity="0.7">{(x.r * 100).toFixed(0)}% / {(x.c * 100).toFixed(0)}%</text>
           </g>
         ))}
       </svg>
