@@ -1,13 +1,24 @@
 // Building blocks every page uses: links, states (loading, error, empty), tabs, badges, dialogs.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { href, onLinkClick } from '../lib/router.js';
+import { href, onLinkClick, setQuery } from '../lib/router.js';
 
 export function Link(props: { to: string; children: ComponentChildren; class?: string; title?: string }) {
   return (
     <a href={href(props.to)} class={props.class} title={props.title} onClick={(e) => onLinkClick(e, props.to)}>
       {props.children}
     </a>
+  );
+}
+
+/** A search box whose text goes into the page's `q` query parameter when submitted. */
+export function NameSearch({ label, value }: { label: string; value: string }) {
+  const [draft, setDraft] = useState(value);
+  return (
+    <form class="row" role="search" onSubmit={(e) => (e.preventDefault(), setQuery({ q: draft }))}>
+      <input type="search" aria-label={label} placeholder="Find by name" value={draft} onInput={(e) => setDraft((e.target as HTMLInputElement).value)} />
+      <button type="submit">Find</button>
+    </form>
   );
 }
 

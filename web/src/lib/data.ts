@@ -45,6 +45,21 @@ export function useData<T>(load: () => Promise<T>, deps: unknown[], pollMs = 0):
   return { data, error, loading, reload: run };
 }
 
+/** Follows next_page_token until the listing ends or `limit` items are in. */
+export async function allPages<T>(page: (token: string | undefined) => Promise<{ items: T[] | undefined; next?: string }>, limit = 10_000): Promise<T[]> {
+  const out: T[] = [];
+  let token: string | undefined;
+  do {
+    const p = await page(token);
+    out.push(...(p.items ?? []));
+    token = p.next;
+  } while (token && out.length < limit);
+  return out;
+}
+
+/** An MLflow search filter matching names that contain `text`. */
+export const nameContains = (text: string) => (text ? `name LIKE '%${text.replace(/'/g, "''")}%'` : undefined);
+
 export const fmtTime = (ms: number | undefined | null) => (ms ? new Date(ms).toLocaleString() : '—');
 
 export function fmtDuration(ms: number | undefined | null): string {

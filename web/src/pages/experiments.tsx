@@ -1,30 +1,18 @@
-import { useState } from 'preact/hooks';
-import { Empty, ErrorBox, Link, Loading } from '../components/ui.js';
-import { fmtTime, useData } from '../lib/data.js';
-import { setQuery } from '../lib/router.js';
+import { Empty, ErrorBox, Link, Loading, NameSearch } from '../components/ui.js';
+import { allPages, fmtTime, nameContains, useData } from '../lib/data.js';
 import { api } from '../lib/session.js';
 
 export function ExperimentsPage({ query }: { query: URLSearchParams }) {
   const text = query.get('q') ?? '';
-  const [draft, setDraft] = useState(text);
-  const experiments = useData(async () => {
-    const out = [];
-    let token: string | undefined;
-    do {
-      const page = await api().searchExperiments({ max_results: 1000, page_token: token, filter: text ? `name LIKE '%${text.replace(/'/g, "''")}%'` : undefined });
-      out.push(...(page.experiments ?? []));
-      token = page.next_page_token;
-    } while (token && out.length < 10_000);
-    return out;
-  }, [text]);
+  const experiments = useData(() => allPages(async (token) => {
+    const page = await api().searchExperiments({ max_results: 1000, page_token: token, filter: nameContains(text) });
+    return { items: page.experiments, next: page.next_page_token };
+  }), [text]);
   const list = experiments.data;
   return (
     <>
       <h1>Experiments</h1>
-      <form class="row" role="search" onSubmit={(e) => (e.preventDefault(), setQuery({ q: draft }))}>
-        <input type="search" aria-label="Find experiments by name" placeholder="Find by name" value={draft} onInput={(e) => setDraft((e.target as HTMLInputElement).value)} />
-        <button type="submit">Find</button>
-      </form>
+      <NameSearch label="Find experiments by name" value={text} />
       <ErrorBox error={experiments.error} />
       {!list ? (
         experiments.loading && <Loading what="experiments" />

@@ -1,34 +1,22 @@
 // The registry: models, their versions (semver, aliases, stages), a version's card, signature,
 // manifest and its verification, the gates protecting its aliases, the history, and the lineage
 // from datasets through runs to versions and deployments.
-import { useState } from 'preact/hooks';
-import type { WireModelVersion, WireRegisteredModel } from '../../../src/client/index.js';
 import { Dag } from '../components/dag.js';
-import { Badge, Empty, ErrorBox, KeyValues, Link, Loading, Tabs } from '../components/ui.js';
-import { fmtBytes, fmtTime, useData } from '../lib/data.js';
+import { Badge, Empty, ErrorBox, KeyValues, Link, Loading, NameSearch, Tabs } from '../components/ui.js';
+import { allPages, fmtBytes, fmtTime, nameContains, useData } from '../lib/data.js';
 import { navigate, setQuery } from '../lib/router.js';
 import { api } from '../lib/session.js';
 
 export function ModelsPage({ query }: { query: URLSearchParams }) {
   const text = query.get('q') ?? '';
-  const [draft, setDraft] = useState(text);
-  const models = useData(async () => {
-    const out: WireRegisteredModel[] = [];
-    let token: string | undefined;
-    do {
-      const page = await api().searchRegisteredModels({ max_results: 1000, page_token: token, filter: text ? `name LIKE '%${text.replace(/'/g, "''")}%'` : undefined } as never);
-      out.push(...(page.registered_models ?? []));
-      token = page.next_page_token;
-    } while (token && out.length < 10_000);
-    return out;
-  }, [text]);
+  const models = useData(() => allPages(async (token) => {
+    const page = await api().searchRegisteredModels({ max_results: 1000, page_token: token, filter: nameContains(text) });
+    return { items: page.registered_models, next: page.next_page_token };
+  }), [text]);
   return (
     <>
       <h1>Models</h1>
-      <form class="row" role="search" onSubmit={(e) => (e.preventDefault(), setQuery({ q: draft }))}>
-        <input type="search" aria-label="Find models by name" placeholder="Find by name" value={draft} onInput={(e) => setDraft((e.target as HTMLInputElement).value)} />
-        <button type="submit">Find</button>
-      </form>
+      <NameSearch label="Find models by name" value={text} />
       <ErrorBox error={models.error} />
       {!models.data ? <Loading what="models" /> : models.data.length === 0 ? (
         <Empty title={text ? 'No model matches' : 'No registered models yet'}>
@@ -62,14 +50,11 @@ export function ModelPage({ params, query }: { params: Record<string, string>; q
   const name = params.name;
   const model = useData(() => api().getRegisteredModel(name), [name]);
   const versions = useData(async () => {
-    const out: WireModelVersion[] = [];
-    let token: string | undefined;
-    do {
-      const page = await api().searchModelVersions({ filter: `name = '${name.replace(/'/g, "''")}'`, max_results: 1000, page_token: token } as never);
-      out.push(...(page.model_versions ?? []));
-      token = page.next_page_token;
-    } while (token && out.length < 10_000);
-    return out.sort((a, b) => Number(b.version) - Number(a.version));
+    const all = await allPages(async (token) => {
+      const page = await api().searchModelVersions({ filter: `name = '${name.replace(/'/g, "''")}'`, max_results: 1000, page_token: token });
+      return { items: page.model_versions, next: page.next_page_token };
+    });
+    return all.sort((a, b) => Number(b.version) - Number(a.version));
   }, [name]);
   const selected = query.get('v') ?? versions.data?.[0]?.version;
   const tab = query.get('tab') ?? 'Version';
