@@ -17,6 +17,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   tokens: async () => (await import('./access.js')).tokensCommand,
   admin: async () => (await import('./admin.js')).adminCommand,
   audit: async () => (await import('./admin.js')).auditCommand,
+  backup: async () => (await import('./backup.js')).backupCommand,
+  restore: async () => (await import('./backup.js')).restoreCommand,
   secrets: async () => (await import('./admin.js')).secretsCommand,
   models: async () => (await import('./models.js')).modelsCommand,
   keys: async () => (await import('./keys.js')).keysCommand,
@@ -49,6 +51,8 @@ commands:
   admin         create  (the first owner, straight in the database)
   audit         verify | export  (the tamper-evident audit log)
   secrets       set | list | rm | keygen | rotate
+  backup        DIR  (a consistent snapshot of the database and the artifact list; --artifacts copies the files)
+  restore       DIR  (rebuild a server from a backup, into an empty database and artifact store)
   models        list | get | versions | register | verify | alias | unalias | stage | history | card | policy | gates
   keys          show | rotate  (the keys that sign model manifests; rotate runs on the server machine)
   datasets      register | list | get | link  (versioned by content, with schema and profile)

@@ -46,7 +46,7 @@ async function openArtifactStore(...args: Parameters<typeof openBlobStore>): Pro
   }
 }
 
-const s3Options = (config: Config): S3Options => ({
+export const s3Options = (config: Config): S3Options => ({
   endpoint: config['s3.endpoint'] || undefined,
   region: config['s3.region'],
   forcePathStyle: config['s3.force_path_style'],
