@@ -27,10 +27,13 @@ function isStoreOutage(code: string): boolean {
   );
 }
 
+/** node-postgres reports a connection lost under a query (a server restart) without a code. */
+const LOST_CONNECTION = /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Connection ended)/;
+
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const driverCode = (err as { code?: unknown })?.code;
-  if (typeof driverCode === 'string' && isStoreOutage(driverCode)) {
+  if ((typeof driverCode === 'string' && isStoreOutage(driverCode)) || (err instanceof Error && driverCode === undefined && LOST_CONNECTION.test(err.message))) {
     return new AppError('STORE_UNAVAILABLE', 'The metadata store is unavailable; retry later.', { cause: err });
   }
   const e = err as FastifyError & { type?: string; status?: number };

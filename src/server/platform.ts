@@ -52,6 +52,7 @@ export const s3Options = (config: Config): S3Options => ({
   forcePathStyle: config['s3.force_path_style'],
   accessKeyId: config['s3.access_key_id'] || undefined,
   secretAccessKey: config['s3.secret_access_key'] || undefined,
+  timeoutMs: config['s3.timeout_ms'],
 });
 
 /** registry.signing_key, else registry.signing_key_file, else a key file made once in data_dir. */

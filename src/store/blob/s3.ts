@@ -37,6 +37,8 @@ export interface S3Options {
   /** Without both keys the SDK's default credential chain is used. */
   accessKeyId?: string;
   secretAccessKey?: string;
+  /** Longest a request may wait for the store without a byte moving (connecting: at most 10 s); default 30 s. */
+  timeoutMs?: number;
   /** Multipart part size; S3 requires at least 5 MiB. Bodies no larger than one part are sent in one PUT. */
   partSizeBytes?: number;
 }
@@ -279,6 +281,9 @@ export class S3BlobStore implements BlobStore {
 export function s3ClientConfig(options: S3Options): S3ClientConfig {
   const { endpoint, region, forcePathStyle, accessKeyId, secretAccessKey } = options;
   const config: S3ClientConfig = { region: region ?? (endpoint ? 'us-east-1' : undefined), endpoint, forcePathStyle };
+  // Without these the SDK waits forever on a store that accepted the connection and went quiet.
+  const timeout = options.timeoutMs ?? 30_000;
+  config.requestHandler = { connectionTimeout: Math.min(timeout, 10_000), socketTimeout: timeout };
   if (accessKeyId && secretAccessKey) config.credentials = { accessKeyId, secretAccessKey };
   if (endpoint) {
     // The SDK's default flexible checksums send aws-chunked bodies with trailers, which many
